@@ -1,0 +1,430 @@
+//! Reading an inventory GeoJSON FeatureCollection into boxes and regions.
+//!
+//! Every feature is checked and every problem reported (`features[3].properties.status`),
+//! so a rejected file can be fixed in one pass.
+
+use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
+use super::validation::Invalid;
+use super::Coord;
+use geo::{LineString, MultiPolygon, Polygon};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+/// What a file asks to store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportBatch {
+    /// Each box with the index of its feature in the file.
+    pub boxes: Vec<(usize, NetBox)>,
+    /// Each region with the index of its feature in the file.
+    pub regions: Vec<(usize, Region)>,
+}
+
+/// How an import treats what the file does not mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Add and update by id; keep the rest.
+    #[default]
+    Upsert,
+    /// Also delete the project's boxes and regions absent from the file.
+    Replace,
+}
+
+/// Parses a whole FeatureCollection; any bad feature refuses the whole file.
+pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
+    let mut invalid = Invalid::default();
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        invalid.add("type", "must be \"FeatureCollection\"");
+    }
+    let Some(features) = doc.get("features").and_then(Value::as_array) else {
+        invalid.add("features", "must be an array of features");
+        return Err(invalid);
+    };
+    let mut batch = ImportBatch::default();
+    let mut box_ids = HashSet::new();
+    let mut splitter_ids = HashSet::new();
+    let mut region_ids = HashSet::new();
+    for (i, feature) in features.iter().enumerate() {
+        let mut f = FeatureCheck {
+            at: format!("features[{i}]"),
+            invalid: &mut invalid,
+        };
+        let Some(obj) = feature.as_object() else {
+            f.fail("", "must be a GeoJSON Feature object");
+            continue;
+        };
+        if obj.get("type").and_then(Value::as_str) != Some("Feature") {
+            f.fail("type", "must be \"Feature\"");
+        }
+        let empty = Map::new();
+        let props = match obj.get("properties") {
+            Some(Value::Object(p)) => p,
+            _ => {
+                f.fail("properties", "must be an object");
+                &empty
+            }
+        };
+        let geometry = obj.get("geometry").unwrap_or(&Value::Null);
+        match props.get("kind").and_then(Value::as_str) {
+            Some("box") => {
+                if let Some(b) = f.net_box(geometry, props) {
+                    if !box_ids.insert(b.id.clone()) {
+                        f.fail("properties.id", "is used by another box of this file");
+                    }
+                    for (j, s) in b.splitters.iter().enumerate() {
+                        if !splitter_ids.insert(s.id.clone()) {
+                            let field = format!("properties.splitters[{j}].id");
+                            f.fail(&field, "is used by another splitter of this file");
+                        }
+                    }
+                    batch.boxes.push((i, b));
+                }
+            }
+            Some("region") => {
+                if let Some(r) = f.region(geometry, props) {
+                    if !region_ids.insert(r.id.clone()) {
+                        f.fail("properties.id", "is used by another region of this file");
+                    }
+                    batch.regions.push((i, r));
+                }
+            }
+            _ => f.fail("properties.kind", "must be \"box\" or \"region\""),
+        }
+    }
+    invalid.or_ok(batch)
+}
+
+/// The checks of one feature, naming fields below `at`.
+struct FeatureCheck<'a> {
+    at: String,
+    invalid: &'a mut Invalid,
+}
+
+impl FeatureCheck<'_> {
+    fn fail(&mut self, field: &str, message: impl ToString) {
+        let name = if field.is_empty() {
+            self.at.clone()
+        } else {
+            format!("{}.{field}", self.at)
+        };
+        self.invalid.add(name, message);
+    }
+
+    fn text(&mut self, props: &Map<String, Value>, key: &str, required: bool) -> Option<String> {
+        match props.get(key) {
+            None | Some(Value::Null) if !required => None,
+            Some(Value::String(s)) => match check_text(s) {
+                Ok(()) => Some(s.clone()),
+                Err(m) => {
+                    self.fail(&format!("properties.{key}"), m);
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                self.fail(&format!("properties.{key}"), "is required");
+                None
+            }
+            Some(_) => {
+                self.fail(&format!("properties.{key}"), "must be a string");
+                None
+            }
+        }
+    }
+
+    fn net_box(&mut self, geometry: &Value, props: &Map<String, Value>) -> Option<NetBox> {
+        let before = self.invalid.0.len();
+        let location = self.point(geometry);
+        let id = self.text(props, "id", true);
+        let name = self.text(props, "name", false);
+        let status = match props.get("status").and_then(Value::as_str).map(BoxStatus::parse) {
+            Some(Some(s)) => Some(s),
+            _ => {
+                self.fail("properties.status", "must be one of deployed, in_project, out_of_service");
+                None
+            }
+        };
+        let splitters = match props.get("splitters") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(j, s)| self.splitter(j, s))
+                .collect(),
+            Some(_) => {
+                self.fail("properties.splitters", "must be an array");
+                Vec::new()
+            }
+        };
+        if self.invalid.0.len() > before {
+            return None;
+        }
+        let id = id?;
+        Some(NetBox {
+            name: name.unwrap_or_else(|| id.clone()),
+            id,
+            status: status?,
+            location: location?,
+            splitters,
+        })
+    }
+
+    fn splitter(&mut self, j: usize, value: &Value) -> Option<Splitter> {
+        let at = format!("properties.splitters[{j}]");
+        let Some(s) = value.as_object() else {
+            self.fail(&at, "must be an object");
+            return None;
+        };
+        let before = self.invalid.0.len();
+        let id = match s.get("id").and_then(Value::as_str) {
+            Some(id) => check_text(id).map(|()| id.to_owned()).map_err(|m| self.fail(&format!("{at}.id"), m)).ok(),
+            None => {
+                self.fail(&format!("{at}.id"), "is required and must be a string");
+                None
+            }
+        };
+        let kind = s.get("kind").and_then(Value::as_str).and_then(SplitterKind::parse);
+        if kind.is_none() {
+            self.fail(&format!("{at}.kind"), "must be \"attendance\" or \"connection\"");
+        }
+        let total = self.count(s.get("ports"), &format!("{at}.ports"), true);
+        let ports = match (total, s.get("used"), s.get("used_ports")) {
+            (_, Some(_), Some(_)) => {
+                self.fail(&at, "give either used or used_ports, not both");
+                None
+            }
+            (Some(total), used, None) => {
+                let used = match used {
+                    None => Some(0),
+                    Some(_) => self.count(used, &format!("{at}.used"), false),
+                };
+                used.and_then(|u| Ports::with_used_count(total, u).map_err(|e| self.fail(&format!("{at}.used"), e)).ok())
+            }
+            (Some(total), None, Some(list)) => {
+                let numbers: Option<Vec<u32>> = list
+                    .as_array()
+                    .and_then(|l| l.iter().map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok())).collect());
+                match numbers {
+                    Some(n) => Ports::with_used_ports(total, &n)
+                        .map_err(|e| self.fail(&format!("{at}.used_ports"), e))
+                        .ok(),
+                    None => {
+                        self.fail(&format!("{at}.used_ports"), "must be an array of port numbers");
+                        None
+                    }
+                }
+            }
+            (None, _, _) => None,
+        };
+        if self.invalid.0.len() > before {
+            return None;
+        }
+        Some(Splitter {
+            id: id?,
+            kind: kind?,
+            ports: ports?,
+        })
+    }
+
+    /// A non-negative integer (positive when `positive`).
+    fn count(&mut self, v: Option<&Value>, field: &str, positive: bool) -> Option<u32> {
+        match v.and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if n > 0 || !positive => Some(n),
+            _ => {
+                let what = if positive { "a positive integer" } else { "a non-negative integer" };
+                self.fail(field, format!("must be {what}"));
+                None
+            }
+        }
+    }
+
+    fn point(&mut self, geometry: &Value) -> Option<Coord> {
+        if geometry.get("type").and_then(Value::as_str) != Some("Point") {
+            self.fail("geometry", "a box must have a Point geometry");
+            return None;
+        }
+        let c = geometry.get("coordinates");
+        match c.and_then(position) {
+            Some((lon, lat)) => Coord::parse(lat, lon).map_err(|e| self.fail("geometry.coordinates", e)).ok(),
+            None => {
+                self.fail("geometry.coordinates", "must be [longitude, latitude]");
+                None
+            }
+        }
+    }
+
+    fn region(&mut self, geometry: &Value, props: &Map<String, Value>) -> Option<Region> {
+        let before = self.invalid.0.len();
+        let area = match parse_area(geometry) {
+            Ok(a) => Some(a),
+            Err(m) => {
+                self.fail("geometry", m);
+                None
+            }
+        };
+        let id = self.text(props, "id", true);
+        let name = self.text(props, "name", false);
+        let tags: Vec<String> = match props.get("tags") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(k, t)| match t.as_str().map(|s| (s, check_text(s))) {
+                    Some((s, Ok(()))) => Some(s.to_owned()),
+                    Some((_, Err(m))) => {
+                        self.fail(&format!("properties.tags[{k}]"), m);
+                        None
+                    }
+                    None => {
+                        self.fail(&format!("properties.tags[{k}]"), "must be a string");
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                self.fail("properties.tags", "must be an array of strings");
+                Vec::new()
+            }
+        };
+        if self.invalid.0.len() > before {
+            return None;
+        }
+        let id = id?;
+        Some(Region {
+            name: name.unwrap_or_else(|| id.clone()),
+            id,
+            tags: super::network::normalise_tags(tags),
+            area: area?,
+        })
+    }
+}
+
+/// `[lon, lat]` (a third value, altitude, is ignored).
+fn position(v: &Value) -> Option<(f64, f64)> {
+    let a = v.as_array()?;
+    if !(2..=3).contains(&a.len()) {
+        return None;
+    }
+    Some((a[0].as_f64()?, a[1].as_f64()?))
+}
+
+fn ring(v: &Value) -> Result<LineString<f64>, &'static str> {
+    let points = v.as_array().ok_or("a ring must be an array of positions")?;
+    let coords: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| {
+            let (lon, lat) = position(p).ok_or("a position must be [longitude, latitude]")?;
+            Coord::parse(lat, lon).map_err(|_| "a position lies outside [-180, 180] × [-90, 90]")?;
+            Ok((lon, lat))
+        })
+        .collect::<Result<_, &'static str>>()?;
+    if coords.len() < 4 {
+        return Err("a ring needs at least 4 positions");
+    }
+    if coords.first() != coords.last() {
+        return Err("a ring must end where it starts");
+    }
+    Ok(LineString::from(coords))
+}
+
+fn polygon(v: &Value) -> Result<Polygon<f64>, &'static str> {
+    let rings = v.as_array().filter(|r| !r.is_empty()).ok_or("a polygon must be an array of rings")?;
+    let mut rings = rings.iter().map(ring);
+    let exterior = rings.next().expect("non-empty")?;
+    let interiors = rings.collect::<Result<Vec<_>, _>>()?;
+    Ok(Polygon::new(exterior, interiors))
+}
+
+/// A GeoJSON Polygon or MultiPolygon geometry as an area.
+pub fn parse_area(geometry: &Value) -> Result<MultiPolygon<f64>, &'static str> {
+    let coords = geometry.get("coordinates").ok_or("coordinates are required")?;
+    match geometry.get("type").and_then(Value::as_str) {
+        Some("Polygon") => Ok(MultiPolygon(vec![polygon(coords)?])),
+        Some("MultiPolygon") => {
+            let list = coords.as_array().filter(|l| !l.is_empty()).ok_or("a MultiPolygon needs polygons")?;
+            Ok(MultiPolygon(list.iter().map(polygon).collect::<Result<_, _>>()?))
+        }
+        _ => Err("a region must have a Polygon or MultiPolygon geometry"),
+    }
+}
+
+/// An area as a GeoJSON MultiPolygon geometry (how regions are stored).
+pub fn area_to_geojson(area: &MultiPolygon<f64>) -> Value {
+    let ring = |l: &LineString<f64>| -> Vec<[f64; 2]> { l.coords().map(|c| [c.x, c.y]).collect() };
+    let polys: Vec<Vec<Vec<[f64; 2]>>> = area
+        .0
+        .iter()
+        .map(|p| std::iter::once(p.exterior()).chain(p.interiors()).map(ring).collect())
+        .collect();
+    json!({"type": "MultiPolygon", "coordinates": polys})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn box_feature(props: Value) -> Value {
+        json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.633, -23.5507]}, "properties": props})
+    }
+
+    fn fields(doc: Value) -> Vec<String> {
+        parse_collection(&doc).unwrap_err().0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_valid_collection_is_read_whole() {
+        let doc = json!({"type": "FeatureCollection", "features": [
+            box_feature(json!({"kind": "box", "id": "CTO-1", "status": "deployed",
+                "splitters": [{"id": "S1", "kind": "attendance", "ports": 8, "used": 3},
+                              {"id": "S2", "kind": "connection", "ports": 4, "used_ports": [4]}]})),
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[-47, -24], [-46, -24], [-46, -23], [-47, -23], [-47, -24]]]},
+             "properties": {"kind": "region", "id": "centro", "tags": ["centro", "b", "centro"]}}
+        ]});
+        let batch = parse_collection(&doc).unwrap();
+        assert_eq!(batch.boxes[0].1.name, "CTO-1");
+        assert_eq!(batch.boxes[0].1.splitters[0].ports.used(), &[1, 2, 3]);
+        assert_eq!(batch.boxes[0].1.splitters[1].ports.used(), &[4]);
+        assert_eq!(batch.regions[0].1.tags, ["b", "centro"]);
+        let at = Coord::parse(-23.55, -46.63).unwrap();
+        assert!(batch.regions[0].1.covers(at));
+        let back = parse_area(&area_to_geojson(&batch.regions[0].1.area)).unwrap();
+        assert_eq!(back, batch.regions[0].1.area);
+    }
+
+    #[test]
+    fn each_bad_feature_is_named_by_index_and_field() {
+        let doc = json!({"type": "FeatureCollection", "features": [
+            box_feature(json!({"kind": "box", "id": "A", "status": "built"})),
+            box_feature(json!({"kind": "box", "id": "B", "status": "deployed",
+                "splitters": [{"id": "S", "kind": "attendance", "ports": 8, "used": 9}]})),
+            box_feature(json!({"kind": "box", "id": "C", "status": "deployed",
+                "splitters": [{"id": "T", "kind": "attendance", "ports": 8, "used_ports": [0]}]})),
+            box_feature(json!({"kind": "box", "id": "A", "status": "deployed"})),
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]}, "properties": {"kind": "region", "id": "r", "tags": []}},
+            box_feature(json!({"kind": "pole"})),
+        ]});
+        assert_eq!(
+            fields(doc),
+            [
+                "features[0].properties.status",
+                "features[1].properties.splitters[0].used",
+                "features[2].properties.splitters[0].used_ports",
+                "features[3].properties.id",
+                "features[4].geometry",
+                "features[5].properties.kind",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_box_outside_the_globe_is_refused() {
+        let doc = json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [200, 0]},
+             "properties": {"kind": "box", "id": "A", "status": "deployed"}}]});
+        assert_eq!(fields(doc), ["features[0].geometry.coordinates"]);
+    }
+
+    #[test]
+    fn an_open_ring_is_refused() {
+        let g = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]});
+        assert!(parse_area(&g).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure types and rules of the service; no I/O.
+
+pub mod feasibility;
+pub mod geodesy;
+pub mod import;
+pub mod network;
+pub mod settings;
+pub mod validation;
+
+pub use geodesy::{Coord, CoordError};

@@ -1,0 +1,485 @@
+//! Boxes, splitters and regions: imports, the index load, and read-outs.
+
+use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use crate::domain::feasibility::ProjectScope;
+use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
+use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports, region_tags_at};
+use crate::domain::validation::Invalid;
+use crate::domain::Coord;
+use crate::index::{ProjectBuilder, ProjectIndex};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{Database, Encode, QueryBuilder, Row, Type};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Rows per multi-row INSERT (well under both engines' parameter limits).
+const BATCH: usize = 500;
+
+/// Added / updated / deleted counts of one kind of feature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportOutcome {
+    pub boxes: Counts,
+    pub regions: Counts,
+}
+
+/// A splitter with its port accounting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitterDetail {
+    pub id: String,
+    pub kind: SplitterKind,
+    pub ports: u32,
+    pub used: u32,
+    pub used_ports: Vec<u32>,
+    pub holds: u32,
+    pub free: u32,
+}
+
+/// A box with its splitters, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoxDetail {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub status: BoxStatus,
+    pub lat: f64,
+    pub lon: f64,
+    pub region_tags: Vec<String>,
+    pub splitters: Vec<SplitterDetail>,
+}
+
+/// A box and its free attendance ports (for map views).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoxSummary {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub status: BoxStatus,
+    pub lat: f64,
+    pub lon: f64,
+    pub free_ports: u32,
+}
+
+/// `prefix (ids...)`: an IN list with one bound parameter per id.
+fn in_list<DB: Database>(prefix: &str, ids: &[String]) -> QueryBuilder<DB>
+where
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::new(prefix);
+    qb.push(" (");
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(id.clone());
+    }
+    qb.push(")");
+    qb
+}
+
+fn parse_status(s: &str) -> Result<BoxStatus, StoreError> {
+    BoxStatus::parse(s).ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored box status {s:?} is unknown")))
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+const LIVE: &str = "status IN ('pending', 'confirmed')";
+
+impl Store {
+    /// Applies an import in one transaction: all of it or, on any error, none of it.
+    pub async fn import(&self, project: &str, batch: &ImportBatch, mode: ImportMode) -> Result<ImportOutcome, StoreError> {
+        let file_box_ids: Vec<String> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
+        let file_splitter_ids: Vec<String> = batch
+            .boxes
+            .iter()
+            .flat_map(|(_, b)| b.splitters.iter().map(|s| s.id.clone()))
+            .collect();
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+
+            // Ids the file uses that the store already has, and who owns them.
+            let mut box_owner: HashMap<String, String> = HashMap::new();
+            for chunk in file_box_ids.chunks(BATCH) {
+                let rows = in_list("SELECT id, project FROM boxes WHERE id IN", chunk).build().fetch_all(&mut *tx).await?;
+                for r in rows {
+                    box_owner.insert(r.try_get(0)?, r.try_get(1)?);
+                }
+            }
+            let mut splitter_owner: HashMap<String, String> = HashMap::new();
+            for chunk in file_splitter_ids.chunks(BATCH) {
+                let rows = in_list("SELECT id, box_id FROM splitters WHERE id IN", chunk).build().fetch_all(&mut *tx).await?;
+                for r in rows {
+                    splitter_owner.insert(r.try_get(0)?, r.try_get(1)?);
+                }
+            }
+            check_ownership(project, batch, &box_owner, &splitter_owner)?;
+
+            let project_boxes: HashSet<String> = sqlx::query("SELECT id FROM boxes WHERE project = $1")
+                .bind(project.to_owned())
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            let in_file: HashSet<&str> = file_box_ids.iter().map(String::as_str).collect();
+            let deleted_boxes: Vec<String> = match mode {
+                ImportMode::Replace => project_boxes.iter().filter(|id| !in_file.contains(id.as_str())).cloned().collect(),
+                ImportMode::Upsert => Vec::new(),
+            };
+            let updated_boxes: Vec<String> = file_box_ids.iter().filter(|id| box_owner.contains_key(*id)).cloned().collect();
+
+            // Splitters that updated boxes no longer have.
+            let new_splitters: HashSet<&str> = file_splitter_ids.iter().map(String::as_str).collect();
+            let mut removed_splitters = Vec::new();
+            for chunk in updated_boxes.chunks(BATCH) {
+                let rows = in_list("SELECT id FROM splitters WHERE box_id IN", chunk).build().fetch_all(&mut *tx).await?;
+                for r in rows {
+                    let id: String = r.try_get(0)?;
+                    if !new_splitters.contains(id.as_str()) {
+                        removed_splitters.push(id);
+                    }
+                }
+            }
+
+            // Ports held by reservations may not disappear.
+            let mut held = Vec::new();
+            for (column, ids) in [("box_id", &deleted_boxes), ("splitter_id", &removed_splitters)] {
+                for chunk in ids.chunks(BATCH) {
+                    let prefix = format!("SELECT id, code, box_id, splitter_id, port FROM reservations WHERE {LIVE} AND {column} IN");
+                    let rows = in_list(&prefix, chunk).build().fetch_all(&mut *tx).await?;
+                    for r in rows {
+                        held.push(json!({
+                            "id": r.try_get::<String, _>(0)?, "code": r.try_get::<String, _>(1)?,
+                            "box_id": r.try_get::<String, _>(2)?, "splitter_id": r.try_get::<String, _>(3)?,
+                            "port": r.try_get::<i64, _>(4)?,
+                        }));
+                    }
+                }
+            }
+            if !held.is_empty() {
+                return Err(StoreError::Conflict {
+                    message: "the import would remove boxes or splitters whose ports are held by reservations".into(),
+                    items: held,
+                });
+            }
+
+            // Regions: what the project will have once the import is applied.
+            let mut regions: BTreeMap<String, Region> = BTreeMap::new();
+            let stored = sqlx::query("SELECT id, name, tags, geometry FROM regions WHERE project = $1")
+                .bind(project.to_owned())
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in stored {
+                let region = stored_region(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?;
+                regions.insert(region.id.clone(), region);
+            }
+            let file_regions: HashSet<&str> = batch.regions.iter().map(|(_, r)| r.id.as_str()).collect();
+            let mut region_counts = Counts::default();
+            for (_, r) in &batch.regions {
+                if regions.contains_key(&r.id) { region_counts.updated += 1 } else { region_counts.added += 1 }
+            }
+            let deleted_regions: Vec<String> = match mode {
+                ImportMode::Replace => regions.keys().filter(|id| !file_regions.contains(id.as_str())).cloned().collect(),
+                ImportMode::Upsert => Vec::new(),
+            };
+            region_counts.deleted = deleted_regions.len();
+            for id in &deleted_regions {
+                regions.remove(id);
+            }
+            for (_, r) in &batch.regions {
+                regions.insert(r.id.clone(), r.clone());
+            }
+            let regions_changed = !batch.regions.is_empty() || !deleted_regions.is_empty();
+
+            // Writes.
+            for chunk in deleted_regions.chunks(BATCH) {
+                let mut qb = in_list("DELETE FROM regions WHERE id IN", chunk);
+                qb.push(" AND project = ").push_bind(project.to_owned());
+                qb.build().execute(&mut *tx).await?;
+            }
+            for chunk in batch.regions.chunks(BATCH) {
+                let mut qb = QueryBuilder::new("INSERT INTO regions (project, id, name, tags, geometry) ");
+                qb.push_values(chunk, |mut row, (_, r)| {
+                    row.push_bind(project.to_owned())
+                        .push_bind(r.id.clone())
+                        .push_bind(r.name.clone())
+                        .push_bind(tags_to_text(&r.tags))
+                        .push_bind(area_to_geojson(&r.area).to_string());
+                });
+                qb.push(" ON CONFLICT (project, id) DO UPDATE SET name = excluded.name, tags = excluded.tags, geometry = excluded.geometry");
+                qb.build().execute(&mut *tx).await?;
+            }
+            for chunk in deleted_boxes.chunks(BATCH) {
+                in_list("DELETE FROM splitters WHERE box_id IN", chunk).build().execute(&mut *tx).await?;
+                in_list("DELETE FROM boxes WHERE id IN", chunk).build().execute(&mut *tx).await?;
+            }
+            for chunk in removed_splitters.chunks(BATCH) {
+                in_list("DELETE FROM splitters WHERE id IN", chunk).build().execute(&mut *tx).await?;
+            }
+            for chunk in batch.boxes.chunks(BATCH) {
+                let mut qb = QueryBuilder::new("INSERT INTO boxes (id, project, name, status, lat, lon, region_tags) ");
+                qb.push_values(chunk, |mut row, (_, b)| {
+                    row.push_bind(b.id.clone())
+                        .push_bind(project.to_owned())
+                        .push_bind(b.name.clone())
+                        .push_bind(b.status.as_str())
+                        .push_bind(b.location.lat())
+                        .push_bind(b.location.lon())
+                        .push_bind(tags_to_text(&region_tags_at(regions.values(), b.location)));
+                });
+                qb.push(
+                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, \
+                     lat = excluded.lat, lon = excluded.lon, region_tags = excluded.region_tags",
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+            let splitters: Vec<(&str, &crate::domain::network::Splitter)> = batch
+                .boxes
+                .iter()
+                .flat_map(|(_, b)| b.splitters.iter().map(move |s| (b.id.as_str(), s)))
+                .collect();
+            for chunk in splitters.chunks(BATCH) {
+                let mut qb = QueryBuilder::new("INSERT INTO splitters (id, box_id, kind, ports, used, used_ports) ");
+                qb.push_values(chunk, |mut row, (box_id, s)| {
+                    row.push_bind(s.id.clone())
+                        .push_bind((*box_id).to_owned())
+                        .push_bind(s.kind.as_str())
+                        .push_bind(i64::from(s.ports.total()))
+                        .push_bind(s.ports.used().len() as i64)
+                        .push_bind(s.ports.used_to_text());
+                });
+                qb.push(
+                    " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, ports = excluded.ports, \
+                     used = excluded.used, used_ports = excluded.used_ports",
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+
+            // Boxes the file did not mention may now lie in other regions.
+            if regions_changed {
+                let rows = sqlx::query("SELECT id, lat, lon, region_tags FROM boxes WHERE project = $1")
+                    .bind(project.to_owned())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for r in rows {
+                    let id: String = r.try_get(0)?;
+                    if in_file.contains(id.as_str()) {
+                        continue;
+                    }
+                    let at = Coord::parse(r.try_get(1)?, r.try_get(2)?)
+                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored box {id} has a bad position: {e}")))?;
+                    let tags = tags_to_text(&region_tags_at(regions.values(), at));
+                    if tags != r.try_get::<String, _>(3)? {
+                        sqlx::query("UPDATE boxes SET region_tags = $1 WHERE id = $2")
+                            .bind(tags)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(ImportOutcome {
+                boxes: Counts { added: file_box_ids.len() - updated_boxes.len(), updated: updated_boxes.len(), deleted: deleted_boxes.len() },
+                regions: region_counts,
+            })
+        })
+    }
+
+    /// The projects that have boxes.
+    pub async fn projects(&self) -> Result<Vec<String>, StoreError> {
+        let rows = on_pool!(self, read, |p| {
+            sqlx::query("SELECT DISTINCT project FROM boxes ORDER BY project")
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<Vec<String>, _>>()
+        })?;
+        Ok(rows)
+    }
+
+    /// Builds the index of one project from the store.
+    pub async fn load_project_index(&self, project: &str) -> Result<ProjectIndex, StoreError> {
+        const SQL: &str = "SELECT b.id, b.name, b.status, b.lat, b.lon, b.region_tags, \
+                 s.id, s.ports, s.used, COALESCE(h.holds, 0) \
+             FROM boxes b \
+             LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' \
+             LEFT JOIN (SELECT splitter_id, COUNT(*) AS holds FROM reservations \
+                        WHERE status IN ('pending', 'confirmed') GROUP BY splitter_id) h \
+                    ON h.splitter_id = s.id \
+             WHERE b.project = $1 \
+             ORDER BY b.id, s.id";
+        let mut builder = ProjectBuilder::new(project);
+        on_pool!(self, read, |p| {
+            let mut rows = sqlx::query(SQL).bind(project.to_owned()).fetch(p);
+            let mut last_box: Option<String> = None;
+            while let Some(r) = rows.try_next().await? {
+                let id: &str = r.try_get(0)?;
+                if last_box.as_deref() != Some(id) {
+                    let at = Coord::parse(r.try_get(3)?, r.try_get(4)?)
+                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored box {id} has a bad position: {e}")))?;
+                    let tags = tags_from_text(r.try_get(5)?)?;
+                    builder.push_box(id, r.try_get(1)?, at, parse_status(r.try_get(2)?)?, &tags);
+                    last_box = Some(id.to_owned());
+                }
+                if let Some(splitter) = r.try_get::<Option<&str>, _>(6)? {
+                    let (ports, used, holds): (i64, i64, i64) = (r.try_get(7)?, r.try_get(8)?, r.try_get(9)?);
+                    builder.push_splitter(splitter, free_ports(to_u32(ports), to_u32(used), to_u32(holds)));
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(builder.build())
+    }
+
+    /// Builds the index of every project.
+    pub async fn load_index(&self) -> Result<Vec<ProjectIndex>, StoreError> {
+        let mut out = Vec::new();
+        for project in self.projects().await? {
+            out.push(self.load_project_index(&project).await?);
+        }
+        Ok(out)
+    }
+
+    /// One box with its splitters' port accounting.
+    pub async fn box_detail(&self, id: &str) -> Result<BoxDetail, StoreError> {
+        on_pool!(self, read, |p| {
+            let b = sqlx::query("SELECT id, project, name, status, lat, lon, region_tags FROM boxes WHERE id = $1")
+                .bind(id.to_owned())
+                .fetch_optional(p)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let splitters = sqlx::query(
+                "SELECT s.id, s.kind, s.ports, s.used, s.used_ports, \
+                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
+                 FROM splitters s WHERE s.box_id = $1 ORDER BY s.id",
+            )
+            .bind(id.to_owned())
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let (ports, used, holds) = (to_u32(r.try_get(2)?), to_u32(r.try_get(3)?), to_u32(r.try_get(5)?));
+                let kind: &str = r.try_get(1)?;
+                let used_ports: &str = r.try_get(4)?;
+                Ok(SplitterDetail {
+                    id: r.try_get(0)?,
+                    kind: SplitterKind::parse(kind).ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored splitter kind {kind:?}")))?,
+                    ports,
+                    used,
+                    used_ports: used_ports.split(',').filter_map(|s| s.parse().ok()).collect(),
+                    holds,
+                    free: free_ports(ports, used, holds),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(BoxDetail {
+                id: b.try_get(0)?,
+                project: b.try_get(1)?,
+                name: b.try_get(2)?,
+                status: parse_status(b.try_get(3)?)?,
+                lat: b.try_get(4)?,
+                lon: b.try_get(5)?,
+                region_tags: tags_from_text(b.try_get(6)?)?,
+                splitters,
+            })
+        })
+    }
+
+    /// Boxes inside a lon/lat box (`min_lon > max_lon` crosses the antimeridian), at most
+    /// `limit`, in id order.
+    pub async fn boxes_in_bbox(
+        &self,
+        bbox: [f64; 4],
+        scope: &ProjectScope,
+        limit: usize,
+    ) -> Result<Vec<BoxSummary>, StoreError> {
+        let [min_lon, min_lat, max_lon, max_lat] = bbox;
+        if let ProjectScope::Only(set) = scope {
+            if set.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        on_pool!(self, read, |p| {
+            let mut qb = QueryBuilder::new(
+                "SELECT b.id, b.project, b.name, b.status, b.lat, b.lon, s.ports, s.used, \
+                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
+                 FROM (SELECT * FROM boxes WHERE lat BETWEEN ",
+            );
+            qb.push_bind(min_lat).push(" AND ").push_bind(max_lat);
+            if min_lon <= max_lon {
+                qb.push(" AND lon BETWEEN ").push_bind(min_lon).push(" AND ").push_bind(max_lon);
+            } else {
+                qb.push(" AND (lon >= ").push_bind(min_lon).push(" OR lon <= ").push_bind(max_lon).push(")");
+            }
+            if let ProjectScope::Only(set) = scope {
+                qb.push(" AND project IN (");
+                let mut sep = qb.separated(", ");
+                for project in set {
+                    sep.push_bind(project.clone());
+                }
+                qb.push(")");
+            }
+            qb.push(" ORDER BY id LIMIT ").push_bind(limit as i64);
+            qb.push(") b LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' ORDER BY b.id");
+            let mut out: Vec<BoxSummary> = Vec::new();
+            for r in qb.build().fetch_all(p).await? {
+                let id: String = r.try_get(0)?;
+                if out.last().is_none_or(|b| b.id != id) {
+                    out.push(BoxSummary {
+                        id,
+                        project: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                        status: parse_status(r.try_get(3)?)?,
+                        lat: r.try_get(4)?,
+                        lon: r.try_get(5)?,
+                        free_ports: 0,
+                    });
+                }
+                if let Some(ports) = r.try_get::<Option<i64>, _>(6)? {
+                    let used: i64 = r.try_get(7)?;
+                    let holds: i64 = r.try_get(8)?;
+                    out.last_mut().expect("pushed above").free_ports += free_ports(to_u32(ports), to_u32(used), to_u32(holds));
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Refuses box ids owned by another project and splitter ids owned by another box.
+fn check_ownership(
+    project: &str,
+    batch: &ImportBatch,
+    box_owner: &HashMap<String, String>,
+    splitter_owner: &HashMap<String, String>,
+) -> Result<(), StoreError> {
+    let mut invalid = Invalid::default();
+    for (i, b) in &batch.boxes {
+        if box_owner.get(&b.id).is_some_and(|p| p != project) {
+            invalid.add(format!("features[{i}].properties.id"), "is the id of a box of another project");
+        }
+        for (j, s) in b.splitters.iter().enumerate() {
+            if splitter_owner.get(&s.id).is_some_and(|owner| owner != &b.id) {
+                invalid.add(format!("features[{i}].properties.splitters[{j}].id"), "is the id of a splitter of another box");
+            }
+        }
+    }
+    if invalid.is_empty() { Ok(()) } else { Err(StoreError::Invalid(invalid)) }
+}
+
+fn stored_region(id: String, name: String, tags: String, geometry: String) -> Result<Region, StoreError> {
+    let value: serde_json::Value = serde_json::from_str(&geometry)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored region {id} geometry: {e}")))?;
+    let area = parse_area(&value).map_err(|e| StoreError::Other(anyhow::anyhow!("stored region {id} geometry: {e}")))?;
+    Ok(Region { tags: tags_from_text(&tags)?, id, name, area })
+}

@@ -1,0 +1,133 @@
+//! Storage: SQLite (embedded default) or PostgreSQL, chosen by the URL scheme.
+//!
+//! Queries are written once in SQL both engines accept (`$1` placeholders, `ON CONFLICT`)
+//! and expanded for each pool type by [`on_pool!`]; what only one engine can do lives in
+//! `sqlite.rs` or `postgres.rs`.
+
+mod error;
+mod inventory;
+mod plans;
+mod postgres;
+mod settings;
+mod sqlite;
+
+pub use error::StoreError;
+pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
+
+use sqlx::{PgPool, SqlitePool};
+use std::time::Duration;
+
+/// Runs `$body` with `$p` bound to the reading or writing pool of either engine.
+macro_rules! on_pool {
+    ($store:expr, $role:ident, |$p:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite { $role: $p, .. } => $body,
+            $crate::store::Store::Postgres { pool: $p } => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The database behind the service.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// One writer connection (SQLite serialises writers anyway) and a pool of readers.
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres { pool: PgPool },
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    /// How long a call waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Store {
+    /// Connects by URL scheme (`sqlite:` or `postgres:`) and applies migrations.
+    pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let store = if url.starts_with("sqlite:") {
+            sqlite::connect(url, options).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            postgres::connect(url, options).await?
+        } else {
+            return Err(StoreError::Config(
+                "database_url must start with sqlite: or postgres:".into(),
+            ));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
+            Store::Postgres { pool } => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine's name, for logs.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "sqlite",
+            Store::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, read, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Store::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+/// A write transaction on either engine (`BEGIN IMMEDIATE` on SQLite).
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        sqlite::begin_write(self)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        postgres::begin_write(self)
+    }
+}
+
+/// A JSON array of strings as stored (tags).
+pub(crate) fn tags_to_text(tags: &[String]) -> String {
+    serde_json::to_string(tags).expect("strings serialise")
+}
+
+pub(crate) fn tags_from_text(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Other(anyhow::anyhow!("stored tags are not a JSON array: {e}")))
+}

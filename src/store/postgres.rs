@@ -1,0 +1,19 @@
+//! PostgreSQL: the production engine, and the way to run several replicas.
+
+use super::{PoolOptions, Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+
+pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreError> {
+    let connect = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(2))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?;
+    Ok(Store::Postgres { pool })
+}
+
+pub async fn begin_write(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    Ok(pool.begin().await?)
+}

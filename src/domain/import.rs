@@ -20,7 +20,7 @@ pub struct ImportBatch {
 }
 
 /// How an import treats what the file does not mention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Add and update by id; keep the rest.
@@ -67,24 +67,32 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
         let geometry = obj.get("geometry").unwrap_or(&Value::Null);
         match props.get("kind").and_then(Value::as_str) {
             Some("box") => {
-                if let Some(b) = f.net_box(geometry, props) {
-                    if !box_ids.insert(b.id.clone()) {
+                // Duplicates are checked on the raw ids, so a bad first copy still counts.
+                if let Some(id) = props.get("id").and_then(Value::as_str) {
+                    if !box_ids.insert(id.to_owned()) {
                         f.fail("properties.id", "is used by another box of this file");
                     }
-                    for (j, s) in b.splitters.iter().enumerate() {
-                        if !splitter_ids.insert(s.id.clone()) {
+                }
+                let raw_splitters = props.get("splitters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                for (j, s) in raw_splitters.iter().enumerate() {
+                    if let Some(id) = s.get("id").and_then(Value::as_str) {
+                        if !splitter_ids.insert(id.to_owned()) {
                             let field = format!("properties.splitters[{j}].id");
                             f.fail(&field, "is used by another splitter of this file");
                         }
                     }
+                }
+                if let Some(b) = f.net_box(geometry, props) {
                     batch.boxes.push((i, b));
                 }
             }
             Some("region") => {
-                if let Some(r) = f.region(geometry, props) {
-                    if !region_ids.insert(r.id.clone()) {
+                if let Some(id) = props.get("id").and_then(Value::as_str) {
+                    if !region_ids.insert(id.to_owned()) {
                         f.fail("properties.id", "is used by another region of this file");
                     }
+                }
+                if let Some(r) = f.region(geometry, props) {
                     batch.regions.push((i, r));
                 }
             }

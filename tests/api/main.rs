@@ -1,1 +1,31 @@
-fn main() {}
+//! HTTP integration tests: each scenario runs against SQLite and against PostgreSQL.
+
+mod helpers;
+
+/// Defines `$name::sqlite` and `$name::postgres`, each running `$body` on a fresh service.
+macro_rules! on_both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::spawn($crate::helpers::Engine::Sqlite).await {
+                    ($body)(app).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn($crate::helpers::Engine::Postgres).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}
+
+mod auth;
+mod feasibility;
+mod inventory;
+mod operations;
+mod plans_settings;

@@ -1,0 +1,191 @@
+//! The `feasibility` command line.
+
+use crate::auth::{Scope, TokenKeys};
+use crate::config::{Config, Secret};
+use crate::domain::import::{ImportMode, parse_collection};
+use crate::startup::Application;
+use crate::store::{PoolOptions, Store};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "feasibility", version, about = "FTTH feasibility and port reservations")]
+pub struct Cli {
+    /// Configuration file (default: feasibility.toml when present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Load a synthetic demo network and print a token to try it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Same as `serve --demo`.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import a GeoJSON FeatureCollection into a project.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        project: String,
+        /// Also delete the project's boxes and regions absent from the file.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Mint a token signed with the configured secret.
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated project ids, or `*`.
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        projects: Vec<String>,
+        /// Comma-separated scopes.
+        #[arg(long, value_delimiter = ',', default_value = "feasibility")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. `3600`, `90m`, `12h`, `30d`.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+}
+
+/// Runs a parsed command with its configuration.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { demo: false } => serve(config).await,
+        Command::Serve { demo: true } | Command::Demo => demo(config).await,
+        Command::Migrate => {
+            let store = connect(&config).await?;
+            store.close().await;
+            println!("migrations applied ({})", store.engine());
+            Ok(())
+        }
+        Command::Import { file, project, replace } => import(config, file, project, replace).await,
+        Command::Token { sub, projects, scopes, ttl } => {
+            let secret = config.require_secret()?;
+            for s in &scopes {
+                if Scope::parse(s).is_none() {
+                    bail!("--scopes: unknown scope {s:?} (known: {})", Scope::ALL.map(Scope::as_str).join(", "));
+                }
+            }
+            let ttl = parse_ttl(&ttl)?;
+            println!("{}", TokenKeys::hs256(secret.expose().as_bytes()).mint(&sub, &projects, &scopes, ttl));
+            Ok(())
+        }
+    }
+}
+
+fn parse_ttl(text: &str) -> anyhow::Result<u64> {
+    if let Ok(s) = text.parse::<u64>() {
+        return Ok(s);
+    }
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs())
+        .with_context(|| format!("--ttl: {text:?} is not a duration (3600, 90m, 12h, 30d)"))
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let options = PoolOptions {
+        max_connections: config.max_connections,
+        acquire_timeout: Duration::from_secs(config.db_acquire_timeout_s),
+    };
+    Store::connect(&config.database_url, options).await.context("cannot open the database")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let keys = TokenKeys::hs256(config.require_secret()?.expose().as_bytes());
+    let app = Application::build(&config, keys).await?;
+    tracing::info!(listen = %config.listen, port = app.port(), engine = app.app().store.engine(), "serving");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn import(config: Config, file: PathBuf, project: String, replace: bool) -> anyhow::Result<()> {
+    crate::domain::network::check_text(&project).map_err(|m| anyhow::anyhow!("--project: {m}"))?;
+    let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let batch = match parse_collection(&doc) {
+        Ok(b) => b,
+        Err(invalid) => {
+            for e in &invalid.0 {
+                eprintln!("{}: {}", e.field, e.message);
+            }
+            bail!("{} refused: {} problem(s), nothing imported", file.display(), invalid.0.len());
+        }
+    };
+    let store = connect(&config).await?;
+    let mode = if replace { ImportMode::Replace } else { ImportMode::Upsert };
+    let outcome = store.import(&project, &batch, mode).await;
+    store.close().await;
+    let outcome = match outcome {
+        Err(crate::store::StoreError::Invalid(invalid)) => {
+            for e in &invalid.0 {
+                eprintln!("{}: {}", e.field, e.message);
+            }
+            bail!("refused, nothing imported");
+        }
+        other => other?,
+    };
+    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    Ok(())
+}
+
+/// `serve --demo`: the service on a synthetic network, with a token printed to try it.
+async fn demo(mut config: Config) -> anyhow::Result<()> {
+    if config.database_url == Config::default().database_url {
+        config.database_url = "sqlite://data/demo.db".into();
+    }
+    let generated = config.jwt_secret.is_none();
+    let secret = match &config.jwt_secret {
+        Some(s) => s.clone(),
+        None => {
+            use rand::RngExt;
+            let bytes: [u8; 24] = rand::rng().random();
+            let s = Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            config.jwt_secret = Some(s.clone());
+            s
+        }
+    };
+    let keys = TokenKeys::hs256(secret.expose().as_bytes());
+    let application = Application::build(&config, keys.clone()).await?;
+    let app = application.app();
+    for plan in crate::demo::plans() {
+        if app.plan(&plan.id).is_none() {
+            app.put_plan(&plan).await?;
+        }
+    }
+    for (i, city) in crate::demo::CITIES.iter().enumerate() {
+        if app.index.project(city.project).is_none() {
+            let batch = crate::demo::network(city, 3000, i as u64 + 1);
+            app.import(city.project, &batch, ImportMode::Upsert).await?;
+        }
+    }
+    let token = keys.mint("demo", &["*".into()], &Scope::ALL.map(|s| s.as_str().to_owned()), 24 * 3600);
+    let port = application.port();
+    let city = &crate::demo::CITIES[0];
+    println!(
+        "\nftth-feasibility demo: {} boxes in {} projects, database {}\n\
+         listening on port {port}\n\n\
+         export TOKEN={token}\n\n\
+         curl -s -X POST http://127.0.0.1:{port}/feasibility \\\n  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {}, \"lon\": {}, \"plan_id\": \"fibra-600\"}}'\n",
+        app.index.len(),
+        crate::demo::CITIES.len(),
+        config.database_url,
+        city.lat,
+        city.lon,
+    );
+    if generated {
+        println!("(the token is signed with a secret made for this run; set FEASIBILITY_JWT_SECRET to keep one)\n");
+    }
+    application.run_until_stopped().await?;
+    Ok(())
+}

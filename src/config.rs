@@ -1,0 +1,192 @@
+//! Configuration: defaults, then `feasibility.toml` (or `--config`), then `FEASIBILITY_*`
+//! environment variables.
+
+use crate::domain::settings::Settings;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// A secret that never appears when the configuration is printed.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Everything the service reads at start-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// `sqlite://path` (created on first run) or `postgres://...`.
+    pub database_url: String,
+    /// HS256 secret for tokens; required except in demo mode.
+    pub jwt_secret: Option<Secret>,
+    /// Six-field cron (with seconds) for the reservation expiry job.
+    pub expiry_cron: String,
+    /// First value of the `default_radius_m` setting (the database keeps the one in force).
+    pub default_radius_m: f64,
+    /// First value of the `max_radius_m` setting.
+    pub max_radius_m: f64,
+    /// First value of the `reservation_ttl_s` setting.
+    pub reservation_ttl_s: i64,
+    /// Largest JSON body of ordinary requests, bytes.
+    pub json_body_limit_bytes: usize,
+    /// Largest inventory import body, bytes.
+    pub import_body_limit_bytes: usize,
+    /// Database connections per replica.
+    pub max_connections: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    pub db_acquire_timeout_s: u64,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let s = Settings::default();
+        Self {
+            listen: "0.0.0.0:9994".into(),
+            database_url: "sqlite://data/feasibility.db".into(),
+            jwt_secret: None,
+            expiry_cron: "0 * * * * *".into(),
+            default_radius_m: s.default_radius_m,
+            max_radius_m: s.max_radius_m,
+            reservation_ttl_s: s.reservation_ttl_s,
+            json_body_limit_bytes: 64 * 1024,
+            import_body_limit_bytes: 256 * 1024 * 1024,
+            max_connections: 16,
+            db_acquire_timeout_s: 3,
+            log_format: LogFormat::Human,
+        }
+    }
+}
+
+/// A configuration problem, named so the operator can fix it in one go.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults ← file ← environment. `file` is `--config`; without it
+    /// `feasibility.toml` is read when present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::figment(file)?
+            .extract::<Config>()
+            .map_err(|e| ConfigError(first_error(e)))
+            .and_then(Config::validated)
+    }
+
+    fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None if Path::new("feasibility.toml").exists() => fig = fig.merge(Toml::file_exact("feasibility.toml")),
+            None => {}
+        }
+        Ok(fig.merge(Env::prefixed("FEASIBILITY_")))
+    }
+
+    /// Checks values that deserialising alone cannot.
+    pub fn validated(self) -> Result<Self, ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError(format!("listen: {:?} is not an address:port", self.listen)));
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            return Err(ConfigError("database_url: must start with sqlite: or postgres://".into()));
+        }
+        if let Some(s) = &self.jwt_secret {
+            if s.expose().len() < 16 {
+                return Err(ConfigError("jwt_secret: must be at least 16 characters".into()));
+            }
+        }
+        crate::jobs::parse_cron(&self.expiry_cron).map_err(|e| ConfigError(format!("expiry_cron: {e}")))?;
+        self.first_settings().map_err(|e| {
+            let first = &e.0[0];
+            ConfigError(format!("{}: {}", first.field, first.message))
+        })?;
+        if self.max_connections == 0 {
+            return Err(ConfigError("max_connections: must be at least 1".into()));
+        }
+        Ok(self)
+    }
+
+    /// The settings stored on first start.
+    pub fn first_settings(&self) -> Result<Settings, crate::domain::validation::Invalid> {
+        Settings::new(self.default_radius_m, self.max_radius_m, self.reservation_ttl_s)
+    }
+
+    /// The secret, or a clear error naming it.
+    pub fn require_secret(&self) -> Result<&Secret, ConfigError> {
+        self.jwt_secret
+            .as_ref()
+            .ok_or_else(|| ConfigError("jwt_secret: required (set FEASIBILITY_JWT_SECRET)".into()))
+    }
+}
+
+fn first_error(e: figment::Error) -> String {
+    let path = e.path.join(".");
+    let kind = e.kind.to_string();
+    if path.is_empty() { kind } else { format!("{path}: {kind}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_redacted_when_printed() {
+        let c = Config {
+            jwt_secret: Some(Secret::new("super-secret-value-123")),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn a_bad_value_is_named() {
+        let c = Config {
+            default_radius_m: 5000.0,
+            ..Config::default()
+        };
+        assert!(c.validated().unwrap_err().0.starts_with("default_radius_m"));
+        let c = Config {
+            listen: "nowhere".into(),
+            ..Config::default()
+        };
+        assert!(c.validated().unwrap_err().0.starts_with("listen"));
+        let c = Config {
+            expiry_cron: "every minute".into(),
+            ..Config::default()
+        };
+        assert!(c.validated().unwrap_err().0.starts_with("expiry_cron"));
+    }
+}

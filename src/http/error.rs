@@ -1,0 +1,173 @@
+//! `ApiError`: every failure the HTTP layer reports, each with a stable `code` and one
+//! status, rendered as `application/problem+json` (RFC 9457).
+
+use crate::auth::{Scope, TokenError};
+use crate::domain::validation::{FieldError, Invalid};
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("some fields are invalid")]
+    Validation(Invalid),
+    #[error("{0}")]
+    Unauthenticated(TokenError),
+    #[error("this call needs the {0:?} scope")]
+    InsufficientScope(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{detail}")]
+    Conflict {
+        code: &'static str,
+        detail: String,
+        items: Vec<serde_json::Value>,
+    },
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
+    #[error("the service is not ready: {0}")]
+    NotReady(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated(TokenError::Expired) => "token_expired",
+            Self::Unauthenticated(TokenError::Invalid) => "invalid_credentials",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Conflict { code, .. } => code,
+            Self::Unavailable => "service_unavailable",
+            Self::NotReady(_) => "not_ready",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "Malformed JSON",
+            Self::BadRequest(_) => "Bad request",
+            Self::Validation(_) => "Validation failed",
+            Self::Unauthenticated(_) => "Unauthenticated",
+            Self::InsufficientScope(_) => "Insufficient scope",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PayloadTooLarge(_) => "Payload too large",
+            Self::Conflict { .. } => "Conflict",
+            Self::Unavailable => "Service unavailable",
+            Self::NotReady(_) => "Not ready",
+            Self::Internal(_) => "Internal error",
+        }
+    }
+
+    pub fn scope(scope: Scope) -> Self {
+        Self::InsufficientScope(scope.as_str())
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(Invalid::one(field, message))
+    }
+}
+
+/// The problem document.
+#[derive(Debug, Serialize)]
+pub struct Problem<'a> {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'a str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<&'a [serde_json::Value]>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let problem = Problem {
+            kind: format!("urn:problem:ftth-feasibility:{}", self.code()),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+            errors: match self {
+                Self::Validation(invalid) => Some(&invalid.0),
+                _ => None,
+            },
+            items: match self {
+                Self::Conflict { items, .. } if !items.is_empty() => Some(items),
+                _ => None,
+            },
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type(PROBLEM_JSON);
+        if let Self::Unauthenticated(_) = self {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.body(serde_json::to_string(&problem).expect("problems serialise"))
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::Validation(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("the object".into()),
+            StoreError::Conflict { message, items } => Self::Conflict {
+                code: "ports_held",
+                detail: message,
+                items,
+            },
+            StoreError::Invalid(invalid) => Self::Validation(invalid),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+use super::ApiError;
+use super::extract::{Caller, Json};
+use crate::auth::Scope;
+use crate::domain::feasibility::{FeasibilityRequest, Reason};
+use crate::index::Candidate;
+use crate::service::{App, FeasibilityError, FeasibilityOutcome};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct SplitterOut<'a> {
+    id: &'a str,
+    free_ports: u32,
+}
+
+#[derive(Serialize)]
+struct CandidateOut<'a> {
+    box_id: &'a str,
+    project: &'a str,
+    name: &'a str,
+    lat: f64,
+    lon: f64,
+    distance_m: f64,
+    free_ports: u32,
+    splitters: Vec<SplitterOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeasibilityOut<'a> {
+    feasible: bool,
+    reason: Option<Reason>,
+    radius_m: f64,
+    tags: &'a [String],
+    candidates: Vec<CandidateOut<'a>>,
+}
+
+fn candidate_out(c: &Candidate) -> CandidateOut<'_> {
+    CandidateOut {
+        box_id: &c.box_id,
+        project: &c.project,
+        name: &c.name,
+        lat: c.lat,
+        lon: c.lon,
+        distance_m: c.distance_m,
+        free_ports: c.free_ports,
+        splitters: c.splitters.iter().map(|(id, free)| SplitterOut { id, free_ports: *free }).collect(),
+    }
+}
+
+impl From<FeasibilityError> for ApiError {
+    fn from(e: FeasibilityError) -> Self {
+        match e {
+            FeasibilityError::Invalid(invalid) => ApiError::Validation(invalid),
+            FeasibilityError::UnknownPlan(id) => ApiError::NotFound(format!("plan {id:?}")),
+        }
+    }
+}
+
+/// `POST /feasibility`
+pub async fn feasibility(app: web::Data<App>, caller: Caller, body: Json<FeasibilityRequest>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Feasibility)?;
+    let FeasibilityOutcome { radius_m, tags, answer } = app.feasibility(&body.0, &caller.projects())?;
+    Ok(HttpResponse::Ok().json(FeasibilityOut {
+        feasible: answer.reason.is_none(),
+        reason: answer.reason,
+        radius_m,
+        tags: &tags,
+        candidates: answer.candidates.iter().map(candidate_out).collect(),
+    }))
+}

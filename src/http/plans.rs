@@ -1,0 +1,66 @@
+use super::ApiError;
+use super::extract::{Caller, Json};
+use crate::auth::Scope;
+use crate::domain::network::{Plan, check_text, normalise_tags};
+use crate::domain::validation::Invalid;
+use crate::service::App;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
+
+#[derive(Deserialize)]
+pub struct PlanBody {
+    name: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// `GET /plans`
+pub async fn list(app: web::Data<App>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&READ)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": app.plans()})))
+}
+
+/// `GET /plans/{id}`
+pub async fn get(app: web::Data<App>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&READ)?;
+    let plan = app.plan(&id).ok_or_else(|| ApiError::NotFound(format!("plan {:?}", id.as_str())))?;
+    Ok(HttpResponse::Ok().json(plan))
+}
+
+/// `PUT /plans/{id}`: creates (201) or replaces (200).
+pub async fn put(app: web::Data<App>, caller: Caller, id: web::Path<String>, body: Json<PlanBody>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::InventoryWrite)?;
+    let mut invalid = Invalid::default();
+    if let Err(m) = check_text(&id) {
+        invalid.add("id", m);
+    }
+    let name = body.0.name.unwrap_or_else(|| id.to_string());
+    if let Err(m) = check_text(&name) {
+        invalid.add("name", m);
+    }
+    for (i, t) in body.0.tags.iter().enumerate() {
+        if let Err(m) = check_text(t) {
+            invalid.add(format!("tags[{i}]"), m);
+        }
+    }
+    let plan = invalid.or_ok(Plan {
+        id: id.into_inner(),
+        name,
+        tags: normalise_tags(body.0.tags),
+    })?;
+    let created = app.put_plan(&plan).await?;
+    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(response.json(plan))
+}
+
+/// `DELETE /plans/{id}`
+pub async fn delete(app: web::Data<App>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::InventoryWrite)?;
+    app.delete_plan(&id).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound(format!("plan {:?}", id.as_str())),
+        other => other.into(),
+    })?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,161 @@
+//! The application: the store, the index built from it, and the plans and settings in
+//! force. HTTP handlers and the CLI call these methods; each keeps the index and caches in
+//! step with the store after a write.
+
+use crate::auth::TokenKeys;
+use crate::domain::feasibility::{FeasibilityRequest, ProjectScope, tags_in_force};
+use crate::domain::import::{ImportBatch, ImportMode};
+use crate::domain::network::Plan;
+use crate::domain::settings::{Settings, SettingsPatch};
+use crate::domain::validation::Invalid;
+use crate::index::{Answer, Index, Query};
+use crate::store::{ImportOutcome, Store, StoreError};
+use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a feasibility question cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum FeasibilityError {
+    #[error("invalid request")]
+    Invalid(#[from] Invalid),
+    #[error("plan {0} not found")]
+    UnknownPlan(String),
+}
+
+/// A feasibility answer with what was in force.
+#[derive(Debug, Clone)]
+pub struct FeasibilityOutcome {
+    pub radius_m: f64,
+    pub tags: Vec<String>,
+    pub answer: Answer,
+}
+
+/// Shared state of one running service.
+#[derive(Debug)]
+pub struct App {
+    pub store: Store,
+    pub index: Index,
+    pub keys: TokenKeys,
+    plans: ArcSwap<BTreeMap<String, Plan>>,
+    settings: ArcSwap<Settings>,
+    /// Serialises index rebuilds of a project with the writes that precede them.
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    /// Stores the first settings if none are stored, then loads plans, settings and the index.
+    pub async fn start(store: Store, keys: TokenKeys, first: &Settings) -> Result<Self, StoreError> {
+        let settings = store.init_settings(first).await?;
+        let app = Self {
+            store,
+            index: Index::new(),
+            keys,
+            plans: ArcSwap::default(),
+            settings: ArcSwap::from_pointee(settings),
+            reload: tokio::sync::Mutex::new(()),
+        };
+        app.reload_plans().await?;
+        app.reload_index().await?;
+        Ok(app)
+    }
+
+    /// Rebuilds the whole index from the store.
+    pub async fn reload_index(&self) -> Result<(), StoreError> {
+        let _guard = self.reload.lock().await;
+        let started = Instant::now();
+        let projects = self.store.load_index().await?;
+        self.index.replace_all(projects);
+        tracing::info!(boxes = self.index.len(), elapsed_ms = started.elapsed().as_millis() as u64, "index loaded");
+        Ok(())
+    }
+
+    async fn reload_plans(&self) -> Result<(), StoreError> {
+        let plans = self.store.plans().await?;
+        self.plans.store(Arc::new(plans.into_iter().map(|p| (p.id.clone(), p)).collect()));
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Settings {
+        **self.settings.load()
+    }
+
+    /// The feasibility rule for a caller that may see `scope`.
+    pub fn feasibility(&self, req: &FeasibilityRequest, scope: &ProjectScope) -> Result<FeasibilityOutcome, FeasibilityError> {
+        let params = req.parse(&self.settings())?;
+        let plans = self.plans.load();
+        let plan_tags = match &params.plan_id {
+            Some(id) => &plans.get(id).ok_or_else(|| FeasibilityError::UnknownPlan(id.clone()))?.tags,
+            None => &Vec::new(),
+        };
+        let tags = tags_in_force(plan_tags, &params.tags);
+        let scope = scope.narrow(params.projects.as_deref());
+        let answer = self.index.query(&Query {
+            at: params.at,
+            radius_m: params.radius_m,
+            tags: &tags,
+            scope: &scope,
+            limit: params.limit,
+        });
+        Ok(FeasibilityOutcome {
+            radius_m: params.radius_m,
+            tags,
+            answer,
+        })
+    }
+
+    /// Applies an import, then swaps in the project's rebuilt index before returning.
+    pub async fn import(&self, project: &str, batch: &ImportBatch, mode: ImportMode) -> Result<ImportOutcome, StoreError> {
+        let _guard = self.reload.lock().await;
+        let outcome = self.store.import(project, batch, mode).await?;
+        let started = Instant::now();
+        let index = self.store.load_project_index(project).await?;
+        self.index.replace_project(index);
+        tracing::info!(
+            project,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            boxes_added = outcome.boxes.added,
+            boxes_updated = outcome.boxes.updated,
+            boxes_deleted = outcome.boxes.deleted,
+            "import applied"
+        );
+        Ok(outcome)
+    }
+
+    pub fn plans(&self) -> Vec<Plan> {
+        self.plans.load().values().cloned().collect()
+    }
+
+    pub fn plan(&self, id: &str) -> Option<Plan> {
+        self.plans.load().get(id).cloned()
+    }
+
+    /// Creates or replaces a plan; true when created.
+    pub async fn put_plan(&self, plan: &Plan) -> Result<bool, StoreError> {
+        let created = self.store.put_plan(plan).await?;
+        self.reload_plans().await?;
+        Ok(created)
+    }
+
+    pub async fn delete_plan(&self, id: &str) -> Result<(), StoreError> {
+        self.store.delete_plan(id).await?;
+        self.reload_plans().await
+    }
+
+    /// Checks and stores a settings change; in force for the next request.
+    pub async fn patch_settings(&self, patch: &SettingsPatch) -> Result<Settings, PatchError> {
+        let next = self.settings().patch(patch)?;
+        self.store.save_settings(&next).await?;
+        self.settings.store(Arc::new(next));
+        Ok(next)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("invalid settings")]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

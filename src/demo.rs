@@ -163,3 +163,83 @@ mod tests {
         assert_eq!(network(&CITIES[0], 3000, 1), batch, "the same seed gives the same network");
     }
 }
+
+/// A country-sized network for benchmarks: `boxes` boxes, three quarters in cities of
+/// various sizes (dense), the rest spread over the countryside (sparse). Each city has a
+/// `fibra` region and a `centro` core.
+pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let cities: Vec<(f64, f64, f64, f64)> = (0..40)
+        .map(|i| {
+            let lat = rng.random_range(-30.0..-5.0);
+            let lon = rng.random_range(-55.0..-35.0);
+            let sigma_m = rng.random_range(2_000.0..8_000.0);
+            (lat, lon, sigma_m, 1.0 / (i as f64 + 1.0))
+        })
+        .collect();
+    let total_weight: f64 = cities.iter().map(|c| c.3).sum();
+    let mut out = ImportBatch::default();
+    for n in 0..boxes {
+        let (lat, lon) = if rng.random_bool(0.75) {
+            let mut pick = rng.random_range(0.0..total_weight);
+            let city = cities.iter().find(|c| {
+                pick -= c.3;
+                pick <= 0.0
+            });
+            let (clat, clon, sigma, _) = *city.unwrap_or(&cities[0]);
+            // Box-Muller: normal offsets in metres.
+            let (u1, u2): (f64, f64) = (rng.random_range(1e-9..1.0), rng.random_range(0.0..1.0));
+            let r = sigma * (-2.0 * u1.ln()).sqrt();
+            let (s, c) = (2.0 * std::f64::consts::PI * u2).sin_cos();
+            let centre = City { project: "", name: "", lat: clat, lon: clon };
+            offset(&centre, r * s, r * c)
+        } else {
+            (rng.random_range(-30.0..-5.0), rng.random_range(-55.0..-35.0))
+        };
+        let status = match rng.random_range(0..100) {
+            0..85 => BoxStatus::Deployed,
+            85..95 => BoxStatus::InProject,
+            _ => BoxStatus::OutOfService,
+        };
+        let id = format!("BX-{n:08}");
+        let total = if rng.random_bool(0.5) { 8 } else { 16 };
+        let used = if rng.random_bool(0.2) { total } else { rng.random_range(0..total) };
+        out.boxes.push((
+            n,
+            NetBox {
+                name: format!("CTO {n}"),
+                splitters: vec![Splitter {
+                    id: format!("{id}-S1"),
+                    kind: SplitterKind::Attendance,
+                    ports: Ports::with_used_count(total, used).expect("used within ports"),
+                }],
+                id,
+                status,
+                location: Coord::parse(lat, lon).expect("inside Brazil"),
+            },
+        ));
+    }
+    for (i, (lat, lon, sigma, _)) in cities.iter().enumerate() {
+        let centre = City { project: "", name: "", lat: *lat, lon: *lon };
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect();
+        out.regions.push((
+            boxes + 2 * i,
+            Region {
+                id: format!("city-{i}"),
+                name: format!("City {i}"),
+                tags: tags(&["fibra"]),
+                area: square(&centre, -2.0 * sigma, -2.0 * sigma, 2.0 * sigma, 2.0 * sigma),
+            },
+        ));
+        out.regions.push((
+            boxes + 2 * i + 1,
+            Region {
+                id: format!("centro-{i}"),
+                name: format!("Centro {i}"),
+                tags: tags(&["centro", "premium"]),
+                area: square(&centre, -0.5 * sigma, -0.5 * sigma, 0.5 * sigma, 0.5 * sigma),
+            },
+        ));
+    }
+    out
+}

@@ -15,7 +15,11 @@ fn sizes() -> Vec<usize> {
     std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "100000,1000000".into())
         .split(',')
-        .map(|s| s.trim().parse().expect("BENCH_SIZES: comma-separated counts"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("BENCH_SIZES: comma-separated counts")
+        })
         .collect()
 }
 
@@ -28,9 +32,18 @@ fn builder(n: usize) -> (ProjectBuilder, Vec<Coord>) {
     let mut builder = ProjectBuilder::new("bench");
     let mut points = Vec::with_capacity(n);
     for b in &boxes {
-        builder.push_box(&b.id, &b.name, b.location, b.status, &region_tags_at(&regions, b.location));
+        builder.push_box(
+            &b.id,
+            &b.name,
+            b.location,
+            b.status,
+            &region_tags_at(&regions, b.location),
+        );
         for s in &b.splitters {
-            builder.push_splitter(&s.id, free_ports(s.ports.total(), s.ports.used().len() as u32, 0));
+            builder.push_splitter(
+                &s.id,
+                free_ports(s.ports.total(), s.ports.used().len() as u32, 0),
+            );
         }
         points.push(b.location);
     }
@@ -39,7 +52,11 @@ fn builder(n: usize) -> (ProjectBuilder, Vec<Coord>) {
 
 fn rss_bytes() -> usize {
     let status = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = status.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: usize = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -65,19 +82,33 @@ fn bench(c: &mut Criterion) {
             .collect();
         let mut group = c.benchmark_group(format!("query/{n}"));
         for radius in [250.0, 1000.0, 5000.0] {
-            group.bench_with_input(BenchmarkId::from_parameter(radius), &radius, |bench, &radius| {
-                let mut i = 0;
-                bench.iter(|| {
-                    i = (i + 1) % queries.len();
-                    black_box(index.query(&Query { at: queries[i], radius_m: radius, tags: &tags, scope: &scope, limit: 5 }))
-                });
-            });
+            group.bench_with_input(
+                BenchmarkId::from_parameter(radius),
+                &radius,
+                |bench, &radius| {
+                    let mut i = 0;
+                    bench.iter(|| {
+                        i = (i + 1) % queries.len();
+                        black_box(index.query(&Query {
+                            at: queries[i],
+                            radius_m: radius,
+                            tags: &tags,
+                            scope: &scope,
+                            limit: 5,
+                        }))
+                    });
+                },
+            );
         }
         group.finish();
         let mut group = c.benchmark_group("build");
         group.sample_size(10);
         group.bench_function(BenchmarkId::from_parameter(n), |bench| {
-            bench.iter_batched(|| builder(n).0, |b| black_box(b.build()), criterion::BatchSize::LargeInput)
+            bench.iter_batched(
+                || builder(n).0,
+                |b| black_box(b.build()),
+                criterion::BatchSize::LargeInput,
+            )
         });
         group.finish();
     }

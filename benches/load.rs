@@ -11,14 +11,26 @@ use std::hint::black_box;
 use std::time::Instant;
 
 fn boxes() -> usize {
-    std::env::var("BENCH_LOAD_BOXES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
+    std::env::var("BENCH_LOAD_BOXES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
 }
 
 async fn filled(url: &str, n: usize) -> Store {
-    let store = Store::connect(url, PoolOptions::default()).await.expect("database");
+    let store = Store::connect(url, PoolOptions::default())
+        .await
+        .expect("database");
     let started = Instant::now();
-    store.import("bench", &clustered_network(n, 42), ImportMode::Upsert).await.expect("import");
-    println!("{}: imported {n} boxes in {:.1} s", store.engine(), started.elapsed().as_secs_f64());
+    store
+        .import("bench", &clustered_network(n, 42), ImportMode::Upsert)
+        .await
+        .expect("import");
+    println!(
+        "{}: imported {n} boxes in {:.1} s",
+        store.engine(),
+        started.elapsed().as_secs_f64()
+    );
     store
 }
 
@@ -26,28 +38,42 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let n = boxes();
     let dir = tempfile::tempdir().unwrap();
-    let mut engines = vec![("sqlite", format!("sqlite://{}/load.db", dir.path().display()))];
+    let mut engines = vec![(
+        "sqlite",
+        format!("sqlite://{}/load.db", dir.path().display()),
+    )];
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
     if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
         rt.block_on(async {
             let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&pool)
+                .await
+                .unwrap();
         });
         let sep = if base.contains('?') { '&' } else { '?' };
-        engines.push(("postgres", format!("{base}{sep}options=-c%20search_path%3D{schema}")));
+        engines.push((
+            "postgres",
+            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        ));
     }
     let mut group = c.benchmark_group(format!("load_index/{n}"));
     group.sample_size(10);
     for (engine, url) in &engines {
         let store = rt.block_on(filled(url, n));
-        group.bench_function(*engine, |b| b.iter(|| black_box(rt.block_on(store.load_index()).unwrap())));
+        group.bench_function(*engine, |b| {
+            b.iter(|| black_box(rt.block_on(store.load_index()).unwrap()))
+        });
         rt.block_on(store.close());
     }
     group.finish();
     if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
         rt.block_on(async {
             let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&pool)
+                .await
+                .unwrap();
         });
     }
 }

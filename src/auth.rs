@@ -113,7 +113,10 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 pub fn now_s() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl TokenKeys {
@@ -155,7 +158,8 @@ impl TokenKeys {
     }
 
     pub fn sign(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 }
 
@@ -182,19 +186,29 @@ mod tests {
         c.exp = now_s() - 1;
         assert_eq!(k.verify(&k.sign(&c)), Err(TokenError::Expired));
         let other = TokenKeys::hs256(b"another-secret-another-secret!!");
-        assert_eq!(k.verify(&other.mint("crm", &[], &[], 60)), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&other.mint("crm", &[], &[], 60)),
+            Err(TokenError::Invalid)
+        );
         // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
         let payload = serde_json::json!({"sub": "crm", "exp": now_s() + 60});
         use base64::Engine;
         let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        let none = format!("{}.{}.", encode(br#"{"alg":"none","typ":"JWT"}"#), encode(payload.to_string().as_bytes()));
+        let none = format!(
+            "{}.{}.",
+            encode(br#"{"alg":"none","typ":"JWT"}"#),
+            encode(payload.to_string().as_bytes())
+        );
         assert_eq!(k.verify(&none), Err(TokenError::Invalid));
         assert_eq!(k.verify("not-a-token"), Err(TokenError::Invalid));
     }
 
     #[test]
     fn scopes_may_be_a_space_separated_string() {
-        let c: Claims = serde_json::from_value(serde_json::json!({"sub": "x", "exp": 1, "scopes": "feasibility admin"})).unwrap();
+        let c: Claims = serde_json::from_value(
+            serde_json::json!({"sub": "x", "exp": 1, "scopes": "feasibility admin"}),
+        )
+        .unwrap();
         assert!(c.has(Scope::Admin));
     }
 }

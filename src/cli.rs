@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "feasibility", version, about = "FTTH feasibility and port reservations")]
+#[command(
+    name = "feasibility",
+    version,
+    about = "FTTH feasibility and port reservations"
+)]
 pub struct Cli {
     /// Configuration file (default: feasibility.toml when present).
     #[arg(long, global = true)]
@@ -68,16 +72,31 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.engine());
             Ok(())
         }
-        Command::Import { file, project, replace } => import(config, file, project, replace).await,
-        Command::Token { sub, projects, scopes, ttl } => {
+        Command::Import {
+            file,
+            project,
+            replace,
+        } => import(config, file, project, replace).await,
+        Command::Token {
+            sub,
+            projects,
+            scopes,
+            ttl,
+        } => {
             let secret = config.require_secret()?;
             for s in &scopes {
                 if Scope::parse(s).is_none() {
-                    bail!("--scopes: unknown scope {s:?} (known: {})", Scope::ALL.map(Scope::as_str).join(", "));
+                    bail!(
+                        "--scopes: unknown scope {s:?} (known: {})",
+                        Scope::ALL.map(Scope::as_str).join(", ")
+                    );
                 }
             }
             let ttl = parse_ttl(&ttl)?;
-            println!("{}", TokenKeys::hs256(secret.expose().as_bytes()).mint(&sub, &projects, &scopes, ttl));
+            println!(
+                "{}",
+                TokenKeys::hs256(secret.expose().as_bytes()).mint(&sub, &projects, &scopes, ttl)
+            );
             Ok(())
         }
     }
@@ -97,7 +116,9 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
         max_connections: config.max_connections,
         acquire_timeout: Duration::from_secs(config.db_acquire_timeout_s),
     };
-    Store::connect(&config.database_url, options).await.context("cannot open the database")
+    Store::connect(&config.database_url, options)
+        .await
+        .context("cannot open the database")
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -109,21 +130,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn import(config: Config, file: PathBuf, project: String, replace: bool) -> anyhow::Result<()> {
+async fn import(
+    config: Config,
+    file: PathBuf,
+    project: String,
+    replace: bool,
+) -> anyhow::Result<()> {
     crate::domain::network::check_text(&project).map_err(|m| anyhow::anyhow!("--project: {m}"))?;
     let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let doc: serde_json::Value = serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let batch = match parse_collection(&doc) {
         Ok(b) => b,
         Err(invalid) => {
             for e in &invalid.0 {
                 eprintln!("{}: {}", e.field, e.message);
             }
-            bail!("{} refused: {} problem(s), nothing imported", file.display(), invalid.0.len());
+            bail!(
+                "{} refused: {} problem(s), nothing imported",
+                file.display(),
+                invalid.0.len()
+            );
         }
     };
     let store = connect(&config).await?;
-    let mode = if replace { ImportMode::Replace } else { ImportMode::Upsert };
+    let mode = if replace {
+        ImportMode::Replace
+    } else {
+        ImportMode::Upsert
+    };
     let outcome = store.import(&project, &batch, mode).await;
     store.close().await;
     let outcome = match outcome {
@@ -169,7 +204,12 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
             app.import(city.project, &batch, ImportMode::Upsert).await?;
         }
     }
-    let token = keys.mint("demo", &["*".into()], &Scope::ALL.map(|s| s.as_str().to_owned()), 24 * 3600);
+    let token = keys.mint(
+        "demo",
+        &["*".into()],
+        &Scope::ALL.map(|s| s.as_str().to_owned()),
+        24 * 3600,
+    );
     let port = application.port();
     let city = &crate::demo::CITIES[0];
     println!(
@@ -184,7 +224,9 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
         city.lon,
     );
     if generated {
-        println!("(the token is signed with a secret made for this run; set FEASIBILITY_JWT_SECRET to keep one)\n");
+        println!(
+            "(the token is signed with a secret made for this run; set FEASIBILITY_JWT_SECRET to keep one)\n"
+        );
     }
     application.run_until_stopped().await?;
     Ok(())

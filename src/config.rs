@@ -106,10 +106,15 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
-            None if Path::new("feasibility.toml").exists() => fig = fig.merge(Toml::file_exact("feasibility.toml")),
+            None if Path::new("feasibility.toml").exists() => {
+                fig = fig.merge(Toml::file_exact("feasibility.toml"))
+            }
             None => {}
         }
         Ok(fig.merge(Env::prefixed("FEASIBILITY_")))
@@ -118,17 +123,26 @@ impl Config {
     /// Checks values that deserialising alone cannot.
     pub fn validated(self) -> Result<Self, ConfigError> {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError(format!("listen: {:?} is not an address:port", self.listen)));
+            return Err(ConfigError(format!(
+                "listen: {:?} is not an address:port",
+                self.listen
+            )));
         }
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
-            return Err(ConfigError("database_url: must start with sqlite: or postgres://".into()));
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(ConfigError(
+                "database_url: must start with sqlite: or postgres://".into(),
+            ));
         }
-        if let Some(s) = &self.jwt_secret {
-            if s.expose().len() < 16 {
-                return Err(ConfigError("jwt_secret: must be at least 16 characters".into()));
-            }
+        if let Some(s) = &self.jwt_secret
+            && s.expose().len() < 16
+        {
+            return Err(ConfigError(
+                "jwt_secret: must be at least 16 characters".into(),
+            ));
         }
-        crate::jobs::parse_cron(&self.expiry_cron).map_err(|e| ConfigError(format!("expiry_cron: {e}")))?;
+        crate::jobs::parse_cron(&self.expiry_cron)
+            .map_err(|e| ConfigError(format!("expiry_cron: {e}")))?;
         self.first_settings().map_err(|e| {
             let first = &e.0[0];
             ConfigError(format!("{}: {}", first.field, first.message))
@@ -141,7 +155,11 @@ impl Config {
 
     /// The settings stored on first start.
     pub fn first_settings(&self) -> Result<Settings, crate::domain::validation::Invalid> {
-        Settings::new(self.default_radius_m, self.max_radius_m, self.reservation_ttl_s)
+        Settings::new(
+            self.default_radius_m,
+            self.max_radius_m,
+            self.reservation_ttl_s,
+        )
     }
 
     /// The secret, or a clear error naming it.
@@ -155,7 +173,11 @@ impl Config {
 fn first_error(e: figment::Error) -> String {
     let path = e.path.join(".");
     let kind = e.kind.to_string();
-    if path.is_empty() { kind } else { format!("{path}: {kind}") }
+    if path.is_empty() {
+        kind
+    } else {
+        format!("{path}: {kind}")
+    }
 }
 
 #[cfg(test)]

@@ -88,7 +88,11 @@ pub fn network(city: &City, boxes: usize, seed: u64) -> ImportBatch {
                 }
                 let along = -half + pole as f64 * POLE_M + rng.random_range(-5.0..5.0);
                 let across = -half + street as f64 * BLOCK_M + rng.random_range(-3.0..3.0);
-                let (north, east) = if vertical { (along, across) } else { (across, along) };
+                let (north, east) = if vertical {
+                    (along, across)
+                } else {
+                    (across, along)
+                };
                 let (lat, lon) = offset(city, north, east);
                 let n = out.boxes.len() + 1;
                 let status = match rng.random_range(0..100) {
@@ -100,7 +104,11 @@ pub fn network(city: &City, boxes: usize, seed: u64) -> ImportBatch {
                 let mut splitters = Vec::new();
                 for s in 1..=rng.random_range(1..=2) {
                     let total = if rng.random_bool(0.5) { 8 } else { 16 };
-                    let used = if rng.random_bool(0.2) { total } else { rng.random_range(0..total) };
+                    let used = if rng.random_bool(0.2) {
+                        total
+                    } else {
+                        rng.random_range(0..total)
+                    };
                     splitters.push(Splitter {
                         id: format!("{id}-S{s}"),
                         kind: SplitterKind::Attendance,
@@ -137,31 +145,37 @@ pub fn network(city: &City, boxes: usize, seed: u64) -> ImportBatch {
     // The centre sells everything; the north and south sell residential fibre; the east
     // corner is premium; the far west is sold by nobody yet.
     let regions = [
-        region("centro", "Centro", &["centro", "fibra", "premium"], square(city, -0.3 * half, -0.3 * half, 0.3 * half, 0.3 * half)),
-        region("norte", "Zona Norte", &["fibra"], square(city, 0.3 * half, -0.6 * half, half + 50.0, half + 50.0)),
-        region("sul", "Zona Sul", &["fibra"], square(city, -half - 50.0, -0.6 * half, -0.3 * half, half + 50.0)),
-        region("leste", "Leste premium", &["premium"], square(city, -0.3 * half, 0.3 * half, 0.3 * half, half + 50.0)),
+        region(
+            "centro",
+            "Centro",
+            &["centro", "fibra", "premium"],
+            square(city, -0.3 * half, -0.3 * half, 0.3 * half, 0.3 * half),
+        ),
+        region(
+            "norte",
+            "Zona Norte",
+            &["fibra"],
+            square(city, 0.3 * half, -0.6 * half, half + 50.0, half + 50.0),
+        ),
+        region(
+            "sul",
+            "Zona Sul",
+            &["fibra"],
+            square(city, -half - 50.0, -0.6 * half, -0.3 * half, half + 50.0),
+        ),
+        region(
+            "leste",
+            "Leste premium",
+            &["premium"],
+            square(city, -0.3 * half, 0.3 * half, 0.3 * half, half + 50.0),
+        ),
     ];
-    out.regions = regions.into_iter().enumerate().map(|(i, r)| (first + i, r)).collect();
+    out.regions = regions
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (first + i, r))
+        .collect();
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_demo_network_has_the_size_and_mix_asked_for() {
-        let batch = network(&CITIES[0], 3000, 1);
-        assert_eq!(batch.boxes.len(), 3000);
-        let deployed = batch.boxes.iter().filter(|(_, b)| b.status == BoxStatus::Deployed).count();
-        assert!((2300..2800).contains(&deployed), "{deployed} deployed");
-        assert!(batch.boxes.iter().any(|(_, b)| b.status == BoxStatus::OutOfService));
-        let mut ids: Vec<_> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
-        ids.dedup();
-        assert_eq!(ids.len(), 3000);
-        assert_eq!(network(&CITIES[0], 3000, 1), batch, "the same seed gives the same network");
-    }
 }
 
 /// A country-sized network for benchmarks: `boxes` boxes, three quarters in cities of
@@ -191,10 +205,18 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
             let (u1, u2): (f64, f64) = (rng.random_range(1e-9..1.0), rng.random_range(0.0..1.0));
             let r = sigma * (-2.0 * u1.ln()).sqrt();
             let (s, c) = (2.0 * std::f64::consts::PI * u2).sin_cos();
-            let centre = City { project: "", name: "", lat: clat, lon: clon };
+            let centre = City {
+                project: "",
+                name: "",
+                lat: clat,
+                lon: clon,
+            };
             offset(&centre, r * s, r * c)
         } else {
-            (rng.random_range(-30.0..-5.0), rng.random_range(-55.0..-35.0))
+            (
+                rng.random_range(-30.0..-5.0),
+                rng.random_range(-55.0..-35.0),
+            )
         };
         let status = match rng.random_range(0..100) {
             0..85 => BoxStatus::Deployed,
@@ -203,7 +225,11 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
         };
         let id = format!("BX-{n:08}");
         let total = if rng.random_bool(0.5) { 8 } else { 16 };
-        let used = if rng.random_bool(0.2) { total } else { rng.random_range(0..total) };
+        let used = if rng.random_bool(0.2) {
+            total
+        } else {
+            rng.random_range(0..total)
+        };
         out.boxes.push((
             n,
             NetBox {
@@ -220,7 +246,12 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
         ));
     }
     for (i, (lat, lon, sigma, _)) in cities.iter().enumerate() {
-        let centre = City { project: "", name: "", lat: *lat, lon: *lon };
+        let centre = City {
+            project: "",
+            name: "",
+            lat: *lat,
+            lon: *lon,
+        };
         let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect();
         out.regions.push((
             boxes + 2 * i,
@@ -228,7 +259,13 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
                 id: format!("city-{i}"),
                 name: format!("City {i}"),
                 tags: tags(&["fibra"]),
-                area: square(&centre, -2.0 * sigma, -2.0 * sigma, 2.0 * sigma, 2.0 * sigma),
+                area: square(
+                    &centre,
+                    -2.0 * sigma,
+                    -2.0 * sigma,
+                    2.0 * sigma,
+                    2.0 * sigma,
+                ),
             },
         ));
         out.regions.push((
@@ -237,9 +274,46 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
                 id: format!("centro-{i}"),
                 name: format!("Centro {i}"),
                 tags: tags(&["centro", "premium"]),
-                area: square(&centre, -0.5 * sigma, -0.5 * sigma, 0.5 * sigma, 0.5 * sigma),
+                area: square(
+                    &centre,
+                    -0.5 * sigma,
+                    -0.5 * sigma,
+                    0.5 * sigma,
+                    0.5 * sigma,
+                ),
             },
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_network_has_the_size_and_mix_asked_for() {
+        let batch = network(&CITIES[0], 3000, 1);
+        assert_eq!(batch.boxes.len(), 3000);
+        let deployed = batch
+            .boxes
+            .iter()
+            .filter(|(_, b)| b.status == BoxStatus::Deployed)
+            .count();
+        assert!((2300..2800).contains(&deployed), "{deployed} deployed");
+        assert!(
+            batch
+                .boxes
+                .iter()
+                .any(|(_, b)| b.status == BoxStatus::OutOfService)
+        );
+        let mut ids: Vec<_> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 3000);
+        assert_eq!(
+            network(&CITIES[0], 3000, 1),
+            batch,
+            "the same seed gives the same network"
+        );
+    }
 }

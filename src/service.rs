@@ -46,7 +46,11 @@ pub struct App {
 
 impl App {
     /// Stores the first settings if none are stored, then loads plans, settings and the index.
-    pub async fn start(store: Store, keys: TokenKeys, first: &Settings) -> Result<Self, StoreError> {
+    pub async fn start(
+        store: Store,
+        keys: TokenKeys,
+        first: &Settings,
+    ) -> Result<Self, StoreError> {
         let settings = store.init_settings(first).await?;
         let app = Self {
             store,
@@ -67,13 +71,19 @@ impl App {
         let started = Instant::now();
         let projects = self.store.load_index().await?;
         self.index.replace_all(projects);
-        tracing::info!(boxes = self.index.len(), elapsed_ms = started.elapsed().as_millis() as u64, "index loaded");
+        tracing::info!(
+            boxes = self.index.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "index loaded"
+        );
         Ok(())
     }
 
     async fn reload_plans(&self) -> Result<(), StoreError> {
         let plans = self.store.plans().await?;
-        self.plans.store(Arc::new(plans.into_iter().map(|p| (p.id.clone(), p)).collect()));
+        self.plans.store(Arc::new(
+            plans.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        ));
         Ok(())
     }
 
@@ -82,11 +92,20 @@ impl App {
     }
 
     /// The feasibility rule for a caller that may see `scope`.
-    pub fn feasibility(&self, req: &FeasibilityRequest, scope: &ProjectScope) -> Result<FeasibilityOutcome, FeasibilityError> {
+    pub fn feasibility(
+        &self,
+        req: &FeasibilityRequest,
+        scope: &ProjectScope,
+    ) -> Result<FeasibilityOutcome, FeasibilityError> {
         let params = req.parse(&self.settings())?;
         let plans = self.plans.load();
         let plan_tags = match &params.plan_id {
-            Some(id) => &plans.get(id).ok_or_else(|| FeasibilityError::UnknownPlan(id.clone()))?.tags,
+            Some(id) => {
+                &plans
+                    .get(id)
+                    .ok_or_else(|| FeasibilityError::UnknownPlan(id.clone()))?
+                    .tags
+            }
             None => &Vec::new(),
         };
         let tags = tags_in_force(plan_tags, &params.tags);
@@ -106,7 +125,12 @@ impl App {
     }
 
     /// Applies an import, then swaps in the project's rebuilt index before returning.
-    pub async fn import(&self, project: &str, batch: &ImportBatch, mode: ImportMode) -> Result<ImportOutcome, StoreError> {
+    pub async fn import(
+        &self,
+        project: &str,
+        batch: &ImportBatch,
+        mode: ImportMode,
+    ) -> Result<ImportOutcome, StoreError> {
         let _guard = self.reload.lock().await;
         let outcome = self.store.import(project, batch, mode).await?;
         let started = Instant::now();

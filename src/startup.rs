@@ -35,14 +35,21 @@ impl Application {
         )
         .await
         .context("cannot open the database")?;
-        let first = config.first_settings().map_err(|e| anyhow::anyhow!("settings: {:?}", e.0))?;
-        let app = web::Data::new(App::start(store, keys, &first).await.context("cannot load the service state")?);
+        let first = config
+            .first_settings()
+            .map_err(|e| anyhow::anyhow!("settings: {:?}", e.0))?;
+        let app = web::Data::new(
+            App::start(store, keys, &first)
+                .await
+                .context("cannot load the service state")?,
+        );
         Self::serve(config, app)
     }
 
     /// Binds the listener for an already started application.
     pub fn serve(config: &Config, app: web::Data<App>) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(app.keys.clone());
         let body_limit = BodyLimit(config.json_body_limit_bytes);
@@ -57,8 +64,14 @@ impl Application {
                         let mut res = fut.await?;
                         let headers = res.headers_mut();
                         headers.insert(REQUEST_ID, id);
-                        headers.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-                        headers.insert(HeaderName::from_static("cache-control"), HeaderValue::from_static("no-store"));
+                        headers.insert(
+                            HeaderName::from_static("x-content-type-options"),
+                            HeaderValue::from_static("nosniff"),
+                        );
+                        headers.insert(
+                            HeaderName::from_static("cache-control"),
+                            HeaderValue::from_static("no-store"),
+                        );
                         Ok(res)
                     }
                 })
@@ -67,7 +80,9 @@ impl Application {
                 .app_data(body_limit)
                 .app_data(import_limit)
                 .configure(http::routes)
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("this path".into())) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound("this path".into()))
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(30)
@@ -101,5 +116,8 @@ fn request_id(given: Option<&HeaderValue>) -> HeaderValue {
     given
         .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value"))
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a uuid is a header value")
+        })
 }

@@ -29,7 +29,10 @@ fn centre() -> impl Strategy<Value = (f64, f64)> {
         (-89.0..89.0f64, -180.0..180.0f64),
         (89.97..=90.0f64, -180.0..180.0f64),
         (-90.0..=-89.97f64, -180.0..180.0f64),
-        (-60.0..60.0f64, prop_oneof![179.97..=180.0f64, -180.0..-179.97f64]),
+        (
+            -60.0..60.0f64,
+            prop_oneof![179.97..=180.0f64, -180.0..-179.97f64]
+        ),
     ]
 }
 
@@ -55,14 +58,30 @@ fn placed_box() -> impl Strategy<Value = (f64, f64, usize, BoxStatus, Vec<bool>,
 
 fn destination(from: (f64, f64), bearing: f64, metres: f64) -> Coord {
     let p = Geodesic.destination(Point::new(from.1, from.0), bearing, metres);
-    let lon = if p.x() > 180.0 { p.x() - 360.0 } else if p.x() < -180.0 { p.x() + 360.0 } else { p.x() };
+    let lon = if p.x() > 180.0 {
+        p.x() - 360.0
+    } else if p.x() < -180.0 {
+        p.x() + 360.0
+    } else {
+        p.x()
+    };
     Coord::parse(p.y().clamp(-90.0, 90.0), lon).unwrap()
 }
 
-fn brute_force(boxes: &[TestBox], at: Coord, radius: f64, tags: &[String], scope: &ProjectScope, limit: usize) -> (Option<Reason>, Vec<(String, f64)>) {
+fn brute_force(
+    boxes: &[TestBox],
+    at: Coord,
+    radius: f64,
+    tags: &[String],
+    scope: &ProjectScope,
+    limit: usize,
+) -> (Option<Reason>, Vec<(String, f64)>) {
     let mut furthest = None;
     let mut found = Vec::new();
-    for b in boxes.iter().filter(|b| scope.allows(&format!("p{}", b.project))) {
+    for b in boxes
+        .iter()
+        .filter(|b| scope.allows(&format!("p{}", b.project)))
+    {
         let d = at.distance_m(b.at);
         if !within_radius(d, radius) {
             continue;
@@ -175,7 +194,8 @@ fn vincenty(p: Coord, q: Coord) -> Option<f64> {
     let mut lambda = l;
     for _ in 0..1000 {
         let (sin_l, cos_l) = lambda.sin_cos();
-        let sin_sigma = ((cos_u2 * sin_l).powi(2) + (cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_l).powi(2)).sqrt();
+        let sin_sigma =
+            ((cos_u2 * sin_l).powi(2) + (cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_l).powi(2)).sqrt();
         if sin_sigma == 0.0 {
             return Some(0.0);
         }
@@ -183,17 +203,33 @@ fn vincenty(p: Coord, q: Coord) -> Option<f64> {
         let sigma = sin_sigma.atan2(cos_sigma);
         let sin_alpha = cos_u1 * cos_u2 * sin_l / sin_sigma;
         let cos2_alpha = 1.0 - sin_alpha * sin_alpha;
-        let cos_2sm = if cos2_alpha == 0.0 { 0.0 } else { cos_sigma - 2.0 * sin_u1 * sin_u2 / cos2_alpha };
+        let cos_2sm = if cos2_alpha == 0.0 {
+            0.0
+        } else {
+            cos_sigma - 2.0 * sin_u1 * sin_u2 / cos2_alpha
+        };
         let c = f / 16.0 * cos2_alpha * (4.0 + f * (4.0 - 3.0 * cos2_alpha));
         let prev = lambda;
-        lambda = l + (1.0 - c) * f * sin_alpha * (sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1.0 + 2.0 * cos_2sm * cos_2sm)));
+        lambda = l
+            + (1.0 - c)
+                * f
+                * sin_alpha
+                * (sigma
+                    + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1.0 + 2.0 * cos_2sm * cos_2sm)));
         if (lambda - prev).abs() < 1e-12 {
             let u_sq = cos2_alpha * (a * a - b * b) / (b * b);
-            let big_a = 1.0 + u_sq / 16384.0 * (4096.0 + u_sq * (-768.0 + u_sq * (320.0 - 175.0 * u_sq)));
+            let big_a =
+                1.0 + u_sq / 16384.0 * (4096.0 + u_sq * (-768.0 + u_sq * (320.0 - 175.0 * u_sq)));
             let big_b = u_sq / 1024.0 * (256.0 + u_sq * (-128.0 + u_sq * (74.0 - 47.0 * u_sq)));
-            let delta_sigma = big_b * sin_sigma
-                * (cos_2sm + big_b / 4.0 * (cos_sigma * (-1.0 + 2.0 * cos_2sm * cos_2sm)
-                    - big_b / 6.0 * cos_2sm * (-3.0 + 4.0 * sin_sigma * sin_sigma) * (-3.0 + 4.0 * cos_2sm * cos_2sm)));
+            let delta_sigma = big_b
+                * sin_sigma
+                * (cos_2sm
+                    + big_b / 4.0
+                        * (cos_sigma * (-1.0 + 2.0 * cos_2sm * cos_2sm)
+                            - big_b / 6.0
+                                * cos_2sm
+                                * (-3.0 + 4.0 * sin_sigma * sin_sigma)
+                                * (-3.0 + 4.0 * cos_2sm * cos_2sm)));
             return Some(b * big_a * (sigma - delta_sigma));
         }
     }
@@ -203,8 +239,16 @@ fn vincenty(p: Coord, q: Coord) -> Option<f64> {
 #[test]
 fn vincenty_matches_a_known_distance() {
     // Flinders Peak to Buninyong (Vincenty 1975): 54 972.271 m.
-    let p = Coord::parse(-(37.0 + 57.0 / 60.0 + 3.72030 / 3600.0), 144.0 + 25.0 / 60.0 + 29.52440 / 3600.0).unwrap();
-    let q = Coord::parse(-(37.0 + 39.0 / 60.0 + 10.15610 / 3600.0), 143.0 + 55.0 / 60.0 + 35.38390 / 3600.0).unwrap();
+    let p = Coord::parse(
+        -(37.0 + 57.0 / 60.0 + 3.72030 / 3600.0),
+        144.0 + 25.0 / 60.0 + 29.52440 / 3600.0,
+    )
+    .unwrap();
+    let q = Coord::parse(
+        -(37.0 + 39.0 / 60.0 + 10.15610 / 3600.0),
+        143.0 + 55.0 / 60.0 + 35.38390 / 3600.0,
+    )
+    .unwrap();
     assert!((vincenty(p, q).unwrap() - 54_972.271).abs() < 0.001);
     assert!((p.distance_m(q) - 54_972.271).abs() < 0.001);
 }

@@ -152,10 +152,10 @@ impl FeasibilityRequest {
         if !(1..=MAX_LIMIT).contains(&limit) {
             invalid.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
         }
-        if let Some(plan) = &self.plan_id {
-            if let Err(m) = check_text(plan) {
-                invalid.add("plan_id", m);
-            }
+        if let Some(plan) = &self.plan_id
+            && let Err(m) = check_text(plan)
+        {
+            invalid.add("plan_id", m);
         }
         for (i, t) in self.tags.iter().enumerate() {
             if let Err(m) = check_text(t) {
@@ -193,9 +193,18 @@ mod tests {
     #[test]
     fn the_reason_is_that_of_the_furthest_stage() {
         assert_eq!(Reason::from_furthest(None), Some(Reason::NoCoverage));
-        assert_eq!(Reason::from_furthest(Some(Stage::InRadius)), Some(Reason::NetworkNotDeployed));
-        assert_eq!(Reason::from_furthest(Some(Stage::Deployed)), Some(Reason::PlanNotAvailable));
-        assert_eq!(Reason::from_furthest(Some(Stage::InPlanRegion)), Some(Reason::NoFreePorts));
+        assert_eq!(
+            Reason::from_furthest(Some(Stage::InRadius)),
+            Some(Reason::NetworkNotDeployed)
+        );
+        assert_eq!(
+            Reason::from_furthest(Some(Stage::Deployed)),
+            Some(Reason::PlanNotAvailable)
+        );
+        assert_eq!(
+            Reason::from_furthest(Some(Stage::InPlanRegion)),
+            Some(Reason::NoFreePorts)
+        );
         assert_eq!(Reason::from_furthest(Some(Stage::Candidate)), None);
     }
 
@@ -239,6 +248,9 @@ mod tests {
         let token = ProjectScope::from_claim(&["a".into(), "b".into()]);
         let n = token.narrow(Some(&["b".into(), "c".into()]));
         assert!(n.allows("b") && !n.allows("a") && !n.allows("c"));
-        assert_eq!(ProjectScope::from_claim(&["*".into()]).narrow(None), ProjectScope::All);
+        assert_eq!(
+            ProjectScope::from_claim(&["*".into()]).narrow(None),
+            ProjectScope::All
+        );
     }
 }

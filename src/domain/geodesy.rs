@@ -114,7 +114,10 @@ mod tests {
             let (a, b) = (Coord::parse(a1, o1).unwrap(), Coord::parse(a2, o2).unwrap());
             let (c, g) = (chord(a, b), a.distance_m(b));
             assert!(c <= g + 1e-9, "chord {c} > geodesic {g}");
-            assert!(g - c < 0.01, "chord and geodesic differ by more than 1 cm at short range");
+            assert!(
+                g - c < 0.01,
+                "chord and geodesic differ by more than 1 cm at short range"
+            );
         }
     }
 

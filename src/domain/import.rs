@@ -3,9 +3,9 @@
 //! Every feature is checked and every problem reported (`features[3].properties.status`),
 //! so a rejected file can be fixed in one pass.
 
+use super::Coord;
 use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
 use super::validation::Invalid;
-use super::Coord;
 use geo::{LineString, MultiPolygon, Polygon};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -68,18 +68,22 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
         match props.get("kind").and_then(Value::as_str) {
             Some("box") => {
                 // Duplicates are checked on the raw ids, so a bad first copy still counts.
-                if let Some(id) = props.get("id").and_then(Value::as_str) {
-                    if !box_ids.insert(id.to_owned()) {
-                        f.fail("properties.id", "is used by another box of this file");
-                    }
+                if let Some(id) = props.get("id").and_then(Value::as_str)
+                    && !box_ids.insert(id.to_owned())
+                {
+                    f.fail("properties.id", "is used by another box of this file");
                 }
-                let raw_splitters = props.get("splitters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                let raw_splitters = props
+                    .get("splitters")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
                 for (j, s) in raw_splitters.iter().enumerate() {
-                    if let Some(id) = s.get("id").and_then(Value::as_str) {
-                        if !splitter_ids.insert(id.to_owned()) {
-                            let field = format!("properties.splitters[{j}].id");
-                            f.fail(&field, "is used by another splitter of this file");
-                        }
+                    if let Some(id) = s.get("id").and_then(Value::as_str)
+                        && !splitter_ids.insert(id.to_owned())
+                    {
+                        let field = format!("properties.splitters[{j}].id");
+                        f.fail(&field, "is used by another splitter of this file");
                     }
                 }
                 if let Some(b) = f.net_box(geometry, props) {
@@ -87,10 +91,10 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
                 }
             }
             Some("region") => {
-                if let Some(id) = props.get("id").and_then(Value::as_str) {
-                    if !region_ids.insert(id.to_owned()) {
-                        f.fail("properties.id", "is used by another region of this file");
-                    }
+                if let Some(id) = props.get("id").and_then(Value::as_str)
+                    && !region_ids.insert(id.to_owned())
+                {
+                    f.fail("properties.id", "is used by another region of this file");
                 }
                 if let Some(r) = f.region(geometry, props) {
                     batch.regions.push((i, r));
@@ -144,10 +148,17 @@ impl FeatureCheck<'_> {
         let location = self.point(geometry);
         let id = self.text(props, "id", true);
         let name = self.text(props, "name", false);
-        let status = match props.get("status").and_then(Value::as_str).map(BoxStatus::parse) {
+        let status = match props
+            .get("status")
+            .and_then(Value::as_str)
+            .map(BoxStatus::parse)
+        {
             Some(Some(s)) => Some(s),
             _ => {
-                self.fail("properties.status", "must be one of deployed, in_project, out_of_service");
+                self.fail(
+                    "properties.status",
+                    "must be one of deployed, in_project, out_of_service",
+                );
                 None
             }
         };
@@ -184,15 +195,24 @@ impl FeatureCheck<'_> {
         };
         let before = self.invalid.0.len();
         let id = match s.get("id").and_then(Value::as_str) {
-            Some(id) => check_text(id).map(|()| id.to_owned()).map_err(|m| self.fail(&format!("{at}.id"), m)).ok(),
+            Some(id) => check_text(id)
+                .map(|()| id.to_owned())
+                .map_err(|m| self.fail(&format!("{at}.id"), m))
+                .ok(),
             None => {
                 self.fail(&format!("{at}.id"), "is required and must be a string");
                 None
             }
         };
-        let kind = s.get("kind").and_then(Value::as_str).and_then(SplitterKind::parse);
+        let kind = s
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(SplitterKind::parse);
         if kind.is_none() {
-            self.fail(&format!("{at}.kind"), "must be \"attendance\" or \"connection\"");
+            self.fail(
+                &format!("{at}.kind"),
+                "must be \"attendance\" or \"connection\"",
+            );
         }
         let total = self.count(s.get("ports"), &format!("{at}.ports"), true);
         let ports = match (total, s.get("used"), s.get("used_ports")) {
@@ -205,18 +225,27 @@ impl FeatureCheck<'_> {
                     None => Some(0),
                     Some(_) => self.count(used, &format!("{at}.used"), false),
                 };
-                used.and_then(|u| Ports::with_used_count(total, u).map_err(|e| self.fail(&format!("{at}.used"), e)).ok())
+                used.and_then(|u| {
+                    Ports::with_used_count(total, u)
+                        .map_err(|e| self.fail(&format!("{at}.used"), e))
+                        .ok()
+                })
             }
             (Some(total), None, Some(list)) => {
-                let numbers: Option<Vec<u32>> = list
-                    .as_array()
-                    .and_then(|l| l.iter().map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok())).collect());
+                let numbers: Option<Vec<u32>> = list.as_array().and_then(|l| {
+                    l.iter()
+                        .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+                        .collect()
+                });
                 match numbers {
                     Some(n) => Ports::with_used_ports(total, &n)
                         .map_err(|e| self.fail(&format!("{at}.used_ports"), e))
                         .ok(),
                     None => {
-                        self.fail(&format!("{at}.used_ports"), "must be an array of port numbers");
+                        self.fail(
+                            &format!("{at}.used_ports"),
+                            "must be an array of port numbers",
+                        );
                         None
                     }
                 }
@@ -235,10 +264,17 @@ impl FeatureCheck<'_> {
 
     /// A non-negative integer (positive when `positive`).
     fn count(&mut self, v: Option<&Value>, field: &str, positive: bool) -> Option<u32> {
-        match v.and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()) {
+        match v
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+        {
             Some(n) if n > 0 || !positive => Some(n),
             _ => {
-                let what = if positive { "a positive integer" } else { "a non-negative integer" };
+                let what = if positive {
+                    "a positive integer"
+                } else {
+                    "a non-negative integer"
+                };
                 self.fail(field, format!("must be {what}"));
                 None
             }
@@ -252,7 +288,9 @@ impl FeatureCheck<'_> {
         }
         let c = geometry.get("coordinates");
         match c.and_then(position) {
-            Some((lon, lat)) => Coord::parse(lat, lon).map_err(|e| self.fail("geometry.coordinates", e)).ok(),
+            Some((lon, lat)) => Coord::parse(lat, lon)
+                .map_err(|e| self.fail("geometry.coordinates", e))
+                .ok(),
             None => {
                 self.fail("geometry.coordinates", "must be [longitude, latitude]");
                 None
@@ -320,7 +358,8 @@ fn ring(v: &Value) -> Result<LineString<f64>, &'static str> {
         .iter()
         .map(|p| {
             let (lon, lat) = position(p).ok_or("a position must be [longitude, latitude]")?;
-            Coord::parse(lat, lon).map_err(|_| "a position lies outside [-180, 180] × [-90, 90]")?;
+            Coord::parse(lat, lon)
+                .map_err(|_| "a position lies outside [-180, 180] × [-90, 90]")?;
             Ok((lon, lat))
         })
         .collect::<Result<_, &'static str>>()?;
@@ -334,7 +373,10 @@ fn ring(v: &Value) -> Result<LineString<f64>, &'static str> {
 }
 
 fn polygon(v: &Value) -> Result<Polygon<f64>, &'static str> {
-    let rings = v.as_array().filter(|r| !r.is_empty()).ok_or("a polygon must be an array of rings")?;
+    let rings = v
+        .as_array()
+        .filter(|r| !r.is_empty())
+        .ok_or("a polygon must be an array of rings")?;
     let mut rings = rings.iter().map(ring);
     let exterior = rings.next().expect("non-empty")?;
     let interiors = rings.collect::<Result<Vec<_>, _>>()?;
@@ -343,12 +385,19 @@ fn polygon(v: &Value) -> Result<Polygon<f64>, &'static str> {
 
 /// A GeoJSON Polygon or MultiPolygon geometry as an area.
 pub fn parse_area(geometry: &Value) -> Result<MultiPolygon<f64>, &'static str> {
-    let coords = geometry.get("coordinates").ok_or("coordinates are required")?;
+    let coords = geometry
+        .get("coordinates")
+        .ok_or("coordinates are required")?;
     match geometry.get("type").and_then(Value::as_str) {
         Some("Polygon") => Ok(MultiPolygon(vec![polygon(coords)?])),
         Some("MultiPolygon") => {
-            let list = coords.as_array().filter(|l| !l.is_empty()).ok_or("a MultiPolygon needs polygons")?;
-            Ok(MultiPolygon(list.iter().map(polygon).collect::<Result<_, _>>()?))
+            let list = coords
+                .as_array()
+                .filter(|l| !l.is_empty())
+                .ok_or("a MultiPolygon needs polygons")?;
+            Ok(MultiPolygon(
+                list.iter().map(polygon).collect::<Result<_, _>>()?,
+            ))
         }
         _ => Err("a region must have a Polygon or MultiPolygon geometry"),
     }
@@ -360,7 +409,12 @@ pub fn area_to_geojson(area: &MultiPolygon<f64>) -> Value {
     let polys: Vec<Vec<Vec<[f64; 2]>>> = area
         .0
         .iter()
-        .map(|p| std::iter::once(p.exterior()).chain(p.interiors()).map(ring).collect())
+        .map(|p| {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(ring)
+                .collect()
+        })
         .collect();
     json!({"type": "MultiPolygon", "coordinates": polys})
 }
@@ -374,7 +428,12 @@ mod tests {
     }
 
     fn fields(doc: Value) -> Vec<String> {
-        parse_collection(&doc).unwrap_err().0.into_iter().map(|e| e.field).collect()
+        parse_collection(&doc)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]

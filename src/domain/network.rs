@@ -183,7 +183,10 @@ impl Region {
 }
 
 /// The sorted, distinct tags of all regions that cover a position.
-pub fn region_tags_at<'a>(regions: impl IntoIterator<Item = &'a Region>, at: super::Coord) -> Vec<String> {
+pub fn region_tags_at<'a>(
+    regions: impl IntoIterator<Item = &'a Region>,
+    at: super::Coord,
+) -> Vec<String> {
     let tags: BTreeSet<&str> = regions
         .into_iter()
         .filter(|r| r.covers(at))
@@ -236,14 +239,26 @@ mod tests {
     fn a_used_count_occupies_the_first_ports() {
         let p = Ports::with_used_count(8, 3).unwrap();
         assert_eq!(p.used(), &[1, 2, 3]);
-        assert_eq!(Ports::with_used_count(8, 9), Err(PortsError::UsedAboveTotal));
+        assert_eq!(
+            Ports::with_used_count(8, 9),
+            Err(PortsError::UsedAboveTotal)
+        );
     }
 
     #[test]
     fn used_ports_must_lie_on_the_splitter() {
-        assert_eq!(Ports::with_used_ports(8, &[0]), Err(PortsError::PortOutOfRange(0)));
-        assert_eq!(Ports::with_used_ports(8, &[9]), Err(PortsError::PortOutOfRange(9)));
-        assert_eq!(Ports::with_used_ports(8, &[2, 2]), Err(PortsError::Duplicate(2)));
+        assert_eq!(
+            Ports::with_used_ports(8, &[0]),
+            Err(PortsError::PortOutOfRange(0))
+        );
+        assert_eq!(
+            Ports::with_used_ports(8, &[9]),
+            Err(PortsError::PortOutOfRange(9))
+        );
+        assert_eq!(
+            Ports::with_used_ports(8, &[2, 2]),
+            Err(PortsError::Duplicate(2))
+        );
         let p = Ports::with_used_ports(8, &[5, 2]).unwrap();
         assert_eq!(Ports::from_text(8, &p.used_to_text()).unwrap(), p);
     }

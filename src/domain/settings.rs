@@ -37,18 +37,31 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn new(default_radius_m: f64, max_radius_m: f64, reservation_ttl_s: i64) -> Result<Self, Invalid> {
+    pub fn new(
+        default_radius_m: f64,
+        max_radius_m: f64,
+        reservation_ttl_s: i64,
+    ) -> Result<Self, Invalid> {
         let mut invalid = Invalid::default();
-        for (field, v) in [("default_radius_m", default_radius_m), ("max_radius_m", max_radius_m)] {
+        for (field, v) in [
+            ("default_radius_m", default_radius_m),
+            ("max_radius_m", max_radius_m),
+        ] {
             if !(v.is_finite() && v > 0.0 && v <= MAX_RADIUS_M) {
-                invalid.add(field, format!("must be greater than 0 and at most {MAX_RADIUS_M}"));
+                invalid.add(
+                    field,
+                    format!("must be greater than 0 and at most {MAX_RADIUS_M}"),
+                );
             }
         }
         if invalid.is_empty() && default_radius_m > max_radius_m {
             invalid.add("default_radius_m", "must not be above max_radius_m");
         }
         if !(1..=MAX_TTL_S).contains(&reservation_ttl_s) {
-            invalid.add("reservation_ttl_s", format!("must be between 1 and {MAX_TTL_S}"));
+            invalid.add(
+                "reservation_ttl_s",
+                format!("must be between 1 and {MAX_TTL_S}"),
+            );
         }
         invalid.or_ok(Self {
             default_radius_m,

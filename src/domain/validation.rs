@@ -35,6 +35,10 @@ impl Invalid {
 
     /// `Ok(value)` when nothing was refused.
     pub fn or_ok<T>(self, value: T) -> Result<T, Invalid> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }

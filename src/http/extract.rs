@@ -18,7 +18,11 @@ pub struct Caller(pub Claims);
 impl Caller {
     /// Refuses the call unless the token carries `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.0.has(scope) { Ok(()) } else { Err(ApiError::scope(scope)) }
+        if self.0.has(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::scope(scope))
+        }
     }
 
     /// Refuses the call unless the token carries one of `scopes`.
@@ -35,7 +39,11 @@ impl Caller {
 
     /// Objects of projects the token cannot see do not exist for it.
     pub fn see(&self, project: &str, what: impl FnOnce() -> String) -> Result<(), ApiError> {
-        if self.projects().allows(project) { Ok(()) } else { Err(ApiError::NotFound(what())) }
+        if self.projects().allows(project) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(what()))
+        }
     }
 
     pub fn sub(&self) -> &str {
@@ -65,7 +73,9 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(ApiError::Unauthenticated(crate::auth::TokenError::Invalid)),
     };
-    keys.verify(token).map(Caller).map_err(ApiError::Unauthenticated)
+    keys.verify(token)
+        .map(Caller)
+        .map_err(ApiError::Unauthenticated)
 }
 
 /// The body size limit of one kind of request.
@@ -73,7 +83,11 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
 pub struct BodyLimit(pub usize);
 
 /// Reads the whole body, refusing more than `limit` bytes with 413.
-pub async fn read_body<S>(req: &HttpRequest, payload: &mut S, limit: usize) -> Result<web::Bytes, ApiError>
+pub async fn read_body<S>(
+    req: &HttpRequest,
+    payload: &mut S,
+    limit: usize,
+) -> Result<web::Bytes, ApiError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
 {
@@ -87,7 +101,8 @@ where
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -100,7 +115,8 @@ where
 /// naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so a truncated body is 400 even when a field before the cut is wrong.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -108,7 +124,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let field = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_data() {
-                let field = if field == "." { "body".to_owned() } else { field };
+                let field = if field == "." {
+                    "body".to_owned()
+                } else {
+                    field
+                };
                 Err(ApiError::invalid(&field, inner.to_string()))
             } else {
                 Err(ApiError::MalformedJson(inner.to_string()))

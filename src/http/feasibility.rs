@@ -43,7 +43,14 @@ fn candidate_out(c: &Candidate) -> CandidateOut<'_> {
         lon: c.lon,
         distance_m: c.distance_m,
         free_ports: c.free_ports,
-        splitters: c.splitters.iter().map(|(id, free)| SplitterOut { id, free_ports: *free }).collect(),
+        splitters: c
+            .splitters
+            .iter()
+            .map(|(id, free)| SplitterOut {
+                id,
+                free_ports: *free,
+            })
+            .collect(),
     }
 }
 
@@ -57,9 +64,17 @@ impl From<FeasibilityError> for ApiError {
 }
 
 /// `POST /feasibility`
-pub async fn feasibility(app: web::Data<App>, caller: Caller, body: Json<FeasibilityRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn feasibility(
+    app: web::Data<App>,
+    caller: Caller,
+    body: Json<FeasibilityRequest>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Feasibility)?;
-    let FeasibilityOutcome { radius_m, tags, answer } = app.feasibility(&body.0, &caller.projects())?;
+    let FeasibilityOutcome {
+        radius_m,
+        tags,
+        answer,
+    } = app.feasibility(&body.0, &caller.projects())?;
     Ok(HttpResponse::Ok().json(FeasibilityOut {
         feasible: answer.reason.is_none(),
         reason: answer.reason,

@@ -31,13 +31,17 @@ pub async fn import(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::InventoryWrite)?;
-    let project = params.project.as_deref().ok_or_else(|| ApiError::invalid("project", "is required"))?;
+    let project = params
+        .project
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("project", "is required"))?;
     check_text(project).map_err(|m| ApiError::invalid("project", m))?;
     caller.see(project, || format!("project {project:?}"))?;
     let mode = params.mode.unwrap_or_default();
     let limit = req.app_data::<ImportLimit>().map_or(256 << 20, |l| l.0);
     let bytes = read_body(&req, &mut payload, limit).await?;
-    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let batch = parse_collection(&doc)?;
     let outcome = app.import(project, &batch, mode).await?;
     Ok(HttpResponse::Ok().json(json!({
@@ -49,7 +53,11 @@ pub async fn import(
 }
 
 /// `GET /boxes/{id}`
-pub async fn get_box(app: web::Data<App>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_box(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
     let not_found = || ApiError::NotFound(format!("box {:?}", id.as_str()));
     let b = app.store.box_detail(&id).await.map_err(|e| match e {
@@ -79,23 +87,41 @@ pub struct BboxParams {
 
 fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
     let bad = || ApiError::invalid("bbox", "must be minLon,minLat,maxLon,maxLat in degrees");
-    let parts: Vec<f64> = text.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let parts: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
     let [min_lon, min_lat, max_lon, max_lat] = <[f64; 4]>::try_from(parts).map_err(|_| bad())?;
     let lon_ok = |v: f64| (-180.0..=180.0).contains(&v);
     let lat_ok = |v: f64| (-90.0..=90.0).contains(&v);
-    if !(lon_ok(min_lon) && lon_ok(max_lon) && lat_ok(min_lat) && lat_ok(max_lat)) || min_lat > max_lat {
+    if !(lon_ok(min_lon) && lon_ok(max_lon) && lat_ok(min_lat) && lat_ok(max_lat))
+        || min_lat > max_lat
+    {
         return Err(bad());
     }
     Ok([min_lon, min_lat, max_lon, max_lat])
 }
 
 /// `GET /boxes?bbox=minLon,minLat,maxLon,maxLat&project=&limit=` as GeoJSON.
-pub async fn boxes_in_bbox(app: web::Data<App>, caller: Caller, params: web::Query<BboxParams>) -> Result<HttpResponse, ApiError> {
+pub async fn boxes_in_bbox(
+    app: web::Data<App>,
+    caller: Caller,
+    params: web::Query<BboxParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
-    let bbox = parse_bbox(params.bbox.as_deref().ok_or_else(|| ApiError::invalid("bbox", "is required"))?)?;
+    let bbox = parse_bbox(
+        params
+            .bbox
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid("bbox", "is required"))?,
+    )?;
     let limit = params.limit.unwrap_or(1000);
     if !(1..=MAX_BBOX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_BBOX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_BBOX_LIMIT}"),
+        ));
     }
     let scope = match &params.project {
         Some(p) => caller.projects().narrow(Some(std::slice::from_ref(p))),

@@ -19,7 +19,9 @@ use actix_web::{HttpResponse, web};
 
 /// A resource whose other methods answer 405 as a problem.
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
 }
 
 /// Every route of the service.

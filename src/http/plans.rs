@@ -23,14 +23,25 @@ pub async fn list(app: web::Data<App>, caller: Caller) -> Result<HttpResponse, A
 }
 
 /// `GET /plans/{id}`
-pub async fn get(app: web::Data<App>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
-    let plan = app.plan(&id).ok_or_else(|| ApiError::NotFound(format!("plan {:?}", id.as_str())))?;
+    let plan = app
+        .plan(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("plan {:?}", id.as_str())))?;
     Ok(HttpResponse::Ok().json(plan))
 }
 
 /// `PUT /plans/{id}`: creates (201) or replaces (200).
-pub async fn put(app: web::Data<App>, caller: Caller, id: web::Path<String>, body: Json<PlanBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: Json<PlanBody>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::InventoryWrite)?;
     let mut invalid = Invalid::default();
     if let Err(m) = check_text(&id) {
@@ -51,12 +62,20 @@ pub async fn put(app: web::Data<App>, caller: Caller, id: web::Path<String>, bod
         tags: normalise_tags(body.0.tags),
     })?;
     let created = app.put_plan(&plan).await?;
-    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
     Ok(response.json(plan))
 }
 
 /// `DELETE /plans/{id}`
-pub async fn delete(app: web::Data<App>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::InventoryWrite)?;
     app.delete_plan(&id).await.map_err(|e| match e {
         crate::store::StoreError::NotFound => ApiError::NotFound(format!("plan {:?}", id.as_str())),

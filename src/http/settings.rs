@@ -12,7 +12,11 @@ pub async fn get(app: web::Data<App>, caller: Caller) -> Result<HttpResponse, Ap
 }
 
 /// `PATCH /settings`
-pub async fn patch(app: web::Data<App>, caller: Caller, body: Json<SettingsPatch>) -> Result<HttpResponse, ApiError> {
+pub async fn patch(
+    app: web::Data<App>,
+    caller: Caller,
+    body: Json<SettingsPatch>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
     match app.patch_settings(&body.0).await {
         Ok(s) => Ok(HttpResponse::Ok().json(s)),

@@ -8,8 +8,8 @@ mod project;
 
 pub use project::{Candidate, ProjectBuilder, ProjectIndex};
 
-use crate::domain::feasibility::{ProjectScope, Reason};
 use crate::domain::Coord;
+use crate::domain::feasibility::{ProjectScope, Reason};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,7 +92,11 @@ impl Index {
 
     /// Approximate bytes held by all project indexes.
     pub fn memory_bytes(&self) -> usize {
-        self.projects.load().values().map(|p| p.memory_bytes()).sum()
+        self.projects
+            .load()
+            .values()
+            .map(|p| p.memory_bytes())
+            .sum()
     }
 
     /// Runs the feasibility rule over every project the scope allows.
@@ -105,7 +109,11 @@ impl Index {
             furthest = furthest.max(hits.furthest);
             candidates.extend(hits.candidates);
         }
-        candidates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then_with(|| a.box_id.cmp(&b.box_id)));
+        candidates.sort_by(|a, b| {
+            a.distance_m
+                .total_cmp(&b.distance_m)
+                .then_with(|| a.box_id.cmp(&b.box_id))
+        });
         candidates.truncate(q.limit);
         Answer {
             reason: Reason::from_furthest(furthest),

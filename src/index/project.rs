@@ -1,10 +1,10 @@
 //! The index of one project: an R-tree of its boxes with what a query needs of each.
 
 use super::arena::{StrArena, StrRef};
+use crate::domain::Coord;
 use crate::domain::feasibility::Stage;
 use crate::domain::geodesy::{round_cm, within_radius};
 use crate::domain::network::BoxStatus;
-use crate::domain::Coord;
 use rstar::primitives::GeomWithData;
 use rstar::{AABB, RTree};
 use std::collections::HashMap;
@@ -95,8 +95,20 @@ impl ProjectBuilder {
 
     /// Adds a box; boxes must come in ascending id order. `region_tags` are the tags of the
     /// project's regions that cover the box.
-    pub fn push_box(&mut self, id: &str, name: &str, coord: Coord, status: BoxStatus, region_tags: &[String]) {
-        debug_assert!(self.boxes.last().is_none_or(|b| self.strings.get(b.id) < id), "boxes out of order");
+    pub fn push_box(
+        &mut self,
+        id: &str,
+        name: &str,
+        coord: Coord,
+        status: BoxStatus,
+        region_tags: &[String],
+    ) {
+        debug_assert!(
+            self.boxes
+                .last()
+                .is_none_or(|b| self.strings.get(b.id) < id),
+            "boxes out of order"
+        );
         let mut tags: Vec<u32> = region_tags
             .iter()
             .map(|t| {
@@ -191,7 +203,9 @@ impl ProjectIndex {
     }
 
     fn box_index(&self, box_id: &str) -> Option<usize> {
-        self.boxes.binary_search_by(|b| self.strings.get(b.id).cmp(box_id)).ok()
+        self.boxes
+            .binary_search_by(|b| self.strings.get(b.id).cmp(box_id))
+            .ok()
     }
 
     /// Sets the free ports of one splitter (after its holds or inventory changed in the
@@ -200,8 +214,12 @@ impl ProjectIndex {
         let Some(b) = self.box_index(box_id).map(|i| &self.boxes[i]) else {
             return false;
         };
-        let range = b.first_splitter as usize..b.first_splitter as usize + b.splitter_count as usize;
-        match self.splitters[range].iter().find(|s| self.strings.get(s.id) == splitter_id) {
+        let range =
+            b.first_splitter as usize..b.first_splitter as usize + b.splitter_count as usize;
+        match self.splitters[range]
+            .iter()
+            .find(|s| self.strings.get(s.id) == splitter_id)
+        {
             Some(s) => {
                 s.free.store(free, Ordering::Release);
                 true
@@ -216,7 +234,10 @@ impl ProjectIndex {
         if tags.is_empty() {
             return None;
         }
-        let mut ids: Vec<u32> = tags.iter().filter_map(|t| self.tag_ids.get(t.as_str()).copied()).collect();
+        let mut ids: Vec<u32> = tags
+            .iter()
+            .filter_map(|t| self.tag_ids.get(t.as_str()).copied())
+            .collect();
         ids.sort_unstable();
         Some(ids)
     }
@@ -269,7 +290,10 @@ impl ProjectIndex {
                 return Stage::Deployed;
             }
         }
-        if self.box_splitters(b).all(|s| s.free.load(Ordering::Acquire) == 0) {
+        if self
+            .box_splitters(b)
+            .all(|s| s.free.load(Ordering::Acquire) == 0)
+        {
             return Stage::InPlanRegion;
         }
         Stage::Candidate
@@ -289,7 +313,12 @@ impl ProjectIndex {
         }
         let splitters: Vec<(String, u32)> = self
             .box_splitters(b)
-            .map(|s| (self.strings.get(s.id).to_owned(), s.free.load(Ordering::Acquire)))
+            .map(|s| {
+                (
+                    self.strings.get(s.id).to_owned(),
+                    s.free.load(Ordering::Acquire),
+                )
+            })
             .filter(|(_, free)| *free > 0)
             .collect();
         let candidate = Candidate {

@@ -7,7 +7,10 @@ pub enum StoreError {
     NotFound,
     /// The request conflicts with stored state (for example boxes that hold ports).
     #[error("conflict: {message}")]
-    Conflict { message: String, items: Vec<serde_json::Value> },
+    Conflict {
+        message: String,
+        items: Vec<serde_json::Value>,
+    },
     /// Input that only the stored state shows to be wrong (an id owned by another project).
     #[error("invalid input")]
     Invalid(Invalid),
@@ -25,10 +28,15 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::Error as E;
         match e {
             E::RowNotFound => StoreError::NotFound,
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
+            E::PoolTimedOut
+            | E::PoolClosed
+            | E::Io(_)
+            | E::Tls(_)
+            | E::Protocol(_)
+            | E::WorkerCrashed => StoreError::Unavailable(e),
+            E::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
                 StoreError::Unavailable(e)
             }
-            E::Database(ref db) if is_unavailable_code(db.code().as_deref()) => StoreError::Unavailable(e),
             E::Configuration(ref c) => StoreError::Config(c.to_string()),
             other => StoreError::Other(other.into()),
         }
@@ -50,6 +58,18 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 fn is_unavailable_code(code: Option<&str>) -> bool {
     matches!(
         code,
-        Some("57P01" | "57P02" | "57P03" | "53300" | "08000" | "08003" | "08006" | "5" | "6" | "261" | "517")
+        Some(
+            "57P01"
+                | "57P02"
+                | "57P03"
+                | "53300"
+                | "08000"
+                | "08003"
+                | "08006"
+                | "5"
+                | "6"
+                | "261"
+                | "517"
+        )
     )
 }

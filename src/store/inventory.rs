@@ -1,11 +1,11 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
 use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use crate::domain::Coord;
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
 use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports, region_tags_at};
 use crate::domain::validation::Invalid;
-use crate::domain::Coord;
 use crate::index::{ProjectBuilder, ProjectIndex};
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -84,7 +84,8 @@ where
 }
 
 fn parse_status(s: &str) -> Result<BoxStatus, StoreError> {
-    BoxStatus::parse(s).ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored box status {s:?} is unknown")))
+    BoxStatus::parse(s)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored box status {s:?} is unknown")))
 }
 
 fn to_u32(v: i64) -> u32 {
@@ -95,7 +96,12 @@ const LIVE: &str = "status IN ('pending', 'confirmed')";
 
 impl Store {
     /// Applies an import in one transaction: all of it or, on any error, none of it.
-    pub async fn import(&self, project: &str, batch: &ImportBatch, mode: ImportMode) -> Result<ImportOutcome, StoreError> {
+    pub async fn import(
+        &self,
+        project: &str,
+        batch: &ImportBatch,
+        mode: ImportMode,
+    ) -> Result<ImportOutcome, StoreError> {
         let file_box_ids: Vec<String> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
         let file_splitter_ids: Vec<String> = batch
             .boxes
@@ -108,39 +114,58 @@ impl Store {
             // Ids the file uses that the store already has, and who owns them.
             let mut box_owner: HashMap<String, String> = HashMap::new();
             for chunk in file_box_ids.chunks(BATCH) {
-                let rows = in_list("SELECT id, project FROM boxes WHERE id IN", chunk).build().fetch_all(&mut *tx).await?;
+                let rows = in_list("SELECT id, project FROM boxes WHERE id IN", chunk)
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for r in rows {
                     box_owner.insert(r.try_get(0)?, r.try_get(1)?);
                 }
             }
             let mut splitter_owner: HashMap<String, String> = HashMap::new();
             for chunk in file_splitter_ids.chunks(BATCH) {
-                let rows = in_list("SELECT id, box_id FROM splitters WHERE id IN", chunk).build().fetch_all(&mut *tx).await?;
+                let rows = in_list("SELECT id, box_id FROM splitters WHERE id IN", chunk)
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for r in rows {
                     splitter_owner.insert(r.try_get(0)?, r.try_get(1)?);
                 }
             }
             check_ownership(project, batch, &box_owner, &splitter_owner)?;
 
-            let project_boxes: HashSet<String> = sqlx::query("SELECT id FROM boxes WHERE project = $1")
-                .bind(project.to_owned())
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
+            let project_boxes: HashSet<String> =
+                sqlx::query("SELECT id FROM boxes WHERE project = $1")
+                    .bind(project.to_owned())
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
             let in_file: HashSet<&str> = file_box_ids.iter().map(String::as_str).collect();
             let deleted_boxes: Vec<String> = match mode {
-                ImportMode::Replace => project_boxes.iter().filter(|id| !in_file.contains(id.as_str())).cloned().collect(),
+                ImportMode::Replace => project_boxes
+                    .iter()
+                    .filter(|id| !in_file.contains(id.as_str()))
+                    .cloned()
+                    .collect(),
                 ImportMode::Upsert => Vec::new(),
             };
-            let updated_boxes: Vec<String> = file_box_ids.iter().filter(|id| box_owner.contains_key(*id)).cloned().collect();
+            let updated_boxes: Vec<String> = file_box_ids
+                .iter()
+                .filter(|id| box_owner.contains_key(*id))
+                .cloned()
+                .collect();
 
             // Splitters that updated boxes no longer have.
-            let new_splitters: HashSet<&str> = file_splitter_ids.iter().map(String::as_str).collect();
+            let new_splitters: HashSet<&str> =
+                file_splitter_ids.iter().map(String::as_str).collect();
             let mut removed_splitters = Vec::new();
             for chunk in updated_boxes.chunks(BATCH) {
-                let rows = in_list("SELECT id FROM splitters WHERE box_id IN", chunk).build().fetch_all(&mut *tx).await?;
+                let rows = in_list("SELECT id FROM splitters WHERE box_id IN", chunk)
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for r in rows {
                     let id: String = r.try_get(0)?;
                     if !new_splitters.contains(id.as_str()) {
@@ -151,9 +176,14 @@ impl Store {
 
             // Ports held by reservations may not disappear.
             let mut held = Vec::new();
-            for (column, ids) in [("box_id", &deleted_boxes), ("splitter_id", &removed_splitters)] {
+            for (column, ids) in [
+                ("box_id", &deleted_boxes),
+                ("splitter_id", &removed_splitters),
+            ] {
                 for chunk in ids.chunks(BATCH) {
-                    let prefix = format!("SELECT id, code, box_id, splitter_id, port FROM reservations WHERE {LIVE} AND {column} IN");
+                    let prefix = format!(
+                        "SELECT id, code, box_id, splitter_id, port FROM reservations WHERE {LIVE} AND {column} IN"
+                    );
                     let rows = in_list(&prefix, chunk).build().fetch_all(&mut *tx).await?;
                     for r in rows {
                         held.push(json!({
@@ -173,21 +203,32 @@ impl Store {
 
             // Regions: what the project will have once the import is applied.
             let mut regions: BTreeMap<String, Region> = BTreeMap::new();
-            let stored = sqlx::query("SELECT id, name, tags, geometry FROM regions WHERE project = $1")
-                .bind(project.to_owned())
-                .fetch_all(&mut *tx)
-                .await?;
+            let stored =
+                sqlx::query("SELECT id, name, tags, geometry FROM regions WHERE project = $1")
+                    .bind(project.to_owned())
+                    .fetch_all(&mut *tx)
+                    .await?;
             for r in stored {
-                let region = stored_region(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?;
+                let region =
+                    stored_region(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?;
                 regions.insert(region.id.clone(), region);
             }
-            let file_regions: HashSet<&str> = batch.regions.iter().map(|(_, r)| r.id.as_str()).collect();
+            let file_regions: HashSet<&str> =
+                batch.regions.iter().map(|(_, r)| r.id.as_str()).collect();
             let mut region_counts = Counts::default();
             for (_, r) in &batch.regions {
-                if regions.contains_key(&r.id) { region_counts.updated += 1 } else { region_counts.added += 1 }
+                if regions.contains_key(&r.id) {
+                    region_counts.updated += 1
+                } else {
+                    region_counts.added += 1
+                }
             }
             let deleted_regions: Vec<String> = match mode {
-                ImportMode::Replace => regions.keys().filter(|id| !file_regions.contains(id.as_str())).cloned().collect(),
+                ImportMode::Replace => regions
+                    .keys()
+                    .filter(|id| !file_regions.contains(id.as_str()))
+                    .cloned()
+                    .collect(),
                 ImportMode::Upsert => Vec::new(),
             };
             region_counts.deleted = deleted_regions.len();
@@ -206,7 +247,8 @@ impl Store {
                 qb.build().execute(&mut *tx).await?;
             }
             for chunk in batch.regions.chunks(BATCH) {
-                let mut qb = QueryBuilder::new("INSERT INTO regions (project, id, name, tags, geometry) ");
+                let mut qb =
+                    QueryBuilder::new("INSERT INTO regions (project, id, name, tags, geometry) ");
                 qb.push_values(chunk, |mut row, (_, r)| {
                     row.push_bind(project.to_owned())
                         .push_bind(r.id.clone())
@@ -218,14 +260,25 @@ impl Store {
                 qb.build().execute(&mut *tx).await?;
             }
             for chunk in deleted_boxes.chunks(BATCH) {
-                in_list("DELETE FROM splitters WHERE box_id IN", chunk).build().execute(&mut *tx).await?;
-                in_list("DELETE FROM boxes WHERE id IN", chunk).build().execute(&mut *tx).await?;
+                in_list("DELETE FROM splitters WHERE box_id IN", chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
+                in_list("DELETE FROM boxes WHERE id IN", chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             for chunk in removed_splitters.chunks(BATCH) {
-                in_list("DELETE FROM splitters WHERE id IN", chunk).build().execute(&mut *tx).await?;
+                in_list("DELETE FROM splitters WHERE id IN", chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             for chunk in batch.boxes.chunks(BATCH) {
-                let mut qb = QueryBuilder::new("INSERT INTO boxes (id, project, name, status, lat, lon, region_tags) ");
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO boxes (id, project, name, status, lat, lon, region_tags) ",
+                );
                 qb.push_values(chunk, |mut row, (_, b)| {
                     row.push_bind(b.id.clone())
                         .push_bind(project.to_owned())
@@ -247,7 +300,9 @@ impl Store {
                 .flat_map(|(_, b)| b.splitters.iter().map(move |s| (b.id.as_str(), s)))
                 .collect();
             for chunk in splitters.chunks(BATCH) {
-                let mut qb = QueryBuilder::new("INSERT INTO splitters (id, box_id, kind, ports, used, used_ports) ");
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO splitters (id, box_id, kind, ports, used, used_ports) ",
+                );
                 qb.push_values(chunk, |mut row, (box_id, s)| {
                     row.push_bind(s.id.clone())
                         .push_bind((*box_id).to_owned())
@@ -265,17 +320,21 @@ impl Store {
 
             // Boxes the file did not mention may now lie in other regions.
             if regions_changed {
-                let rows = sqlx::query("SELECT id, lat, lon, region_tags FROM boxes WHERE project = $1")
-                    .bind(project.to_owned())
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let rows =
+                    sqlx::query("SELECT id, lat, lon, region_tags FROM boxes WHERE project = $1")
+                        .bind(project.to_owned())
+                        .fetch_all(&mut *tx)
+                        .await?;
                 for r in rows {
                     let id: String = r.try_get(0)?;
                     if in_file.contains(id.as_str()) {
                         continue;
                     }
-                    let at = Coord::parse(r.try_get(1)?, r.try_get(2)?)
-                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored box {id} has a bad position: {e}")))?;
+                    let at = Coord::parse(r.try_get(1)?, r.try_get(2)?).map_err(|e| {
+                        StoreError::Other(anyhow::anyhow!(
+                            "stored box {id} has a bad position: {e}"
+                        ))
+                    })?;
                     let tags = tags_to_text(&region_tags_at(regions.values(), at));
                     if tags != r.try_get::<String, _>(3)? {
                         sqlx::query("UPDATE boxes SET region_tags = $1 WHERE id = $2")
@@ -288,7 +347,11 @@ impl Store {
             }
             tx.commit().await?;
             Ok(ImportOutcome {
-                boxes: Counts { added: file_box_ids.len() - updated_boxes.len(), updated: updated_boxes.len(), deleted: deleted_boxes.len() },
+                boxes: Counts {
+                    added: file_box_ids.len() - updated_boxes.len(),
+                    updated: updated_boxes.len(),
+                    deleted: deleted_boxes.len(),
+                },
                 regions: region_counts,
             })
         })
@@ -325,15 +388,22 @@ impl Store {
             while let Some(r) = rows.try_next().await? {
                 let id: &str = r.try_get(0)?;
                 if last_box.as_deref() != Some(id) {
-                    let at = Coord::parse(r.try_get(3)?, r.try_get(4)?)
-                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored box {id} has a bad position: {e}")))?;
+                    let at = Coord::parse(r.try_get(3)?, r.try_get(4)?).map_err(|e| {
+                        StoreError::Other(anyhow::anyhow!(
+                            "stored box {id} has a bad position: {e}"
+                        ))
+                    })?;
                     let tags = tags_from_text(r.try_get(5)?)?;
                     builder.push_box(id, r.try_get(1)?, at, parse_status(r.try_get(2)?)?, &tags);
                     last_box = Some(id.to_owned());
                 }
                 if let Some(splitter) = r.try_get::<Option<&str>, _>(6)? {
-                    let (ports, used, holds): (i64, i64, i64) = (r.try_get(7)?, r.try_get(8)?, r.try_get(9)?);
-                    builder.push_splitter(splitter, free_ports(to_u32(ports), to_u32(used), to_u32(holds)));
+                    let (ports, used, holds): (i64, i64, i64) =
+                        (r.try_get(7)?, r.try_get(8)?, r.try_get(9)?);
+                    builder.push_splitter(
+                        splitter,
+                        free_ports(to_u32(ports), to_u32(used), to_u32(holds)),
+                    );
                 }
             }
             Ok::<_, StoreError>(())
@@ -353,11 +423,13 @@ impl Store {
     /// One box with its splitters' port accounting.
     pub async fn box_detail(&self, id: &str) -> Result<BoxDetail, StoreError> {
         on_pool!(self, read, |p| {
-            let b = sqlx::query("SELECT id, project, name, status, lat, lon, region_tags FROM boxes WHERE id = $1")
-                .bind(id.to_owned())
-                .fetch_optional(p)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+            let b = sqlx::query(
+                "SELECT id, project, name, status, lat, lon, region_tags FROM boxes WHERE id = $1",
+            )
+            .bind(id.to_owned())
+            .fetch_optional(p)
+            .await?
+            .ok_or(StoreError::NotFound)?;
             let splitters = sqlx::query(
                 "SELECT s.id, s.kind, s.ports, s.used, s.used_ports, \
                     (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
@@ -404,10 +476,10 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<BoxSummary>, StoreError> {
         let [min_lon, min_lat, max_lon, max_lat] = bbox;
-        if let ProjectScope::Only(set) = scope {
-            if set.is_empty() {
-                return Ok(Vec::new());
-            }
+        if let ProjectScope::Only(set) = scope
+            && set.is_empty()
+        {
+            return Ok(Vec::new());
         }
         on_pool!(self, read, |p| {
             let mut qb = QueryBuilder::new(
@@ -417,9 +489,16 @@ impl Store {
             );
             qb.push_bind(min_lat).push(" AND ").push_bind(max_lat);
             if min_lon <= max_lon {
-                qb.push(" AND lon BETWEEN ").push_bind(min_lon).push(" AND ").push_bind(max_lon);
+                qb.push(" AND lon BETWEEN ")
+                    .push_bind(min_lon)
+                    .push(" AND ")
+                    .push_bind(max_lon);
             } else {
-                qb.push(" AND (lon >= ").push_bind(min_lon).push(" OR lon <= ").push_bind(max_lon).push(")");
+                qb.push(" AND (lon >= ")
+                    .push_bind(min_lon)
+                    .push(" OR lon <= ")
+                    .push_bind(max_lon)
+                    .push(")");
             }
             if let ProjectScope::Only(set) = scope {
                 qb.push(" AND project IN (");
@@ -448,7 +527,8 @@ impl Store {
                 if let Some(ports) = r.try_get::<Option<i64>, _>(6)? {
                     let used: i64 = r.try_get(7)?;
                     let holds: i64 = r.try_get(8)?;
-                    out.last_mut().expect("pushed above").free_ports += free_ports(to_u32(ports), to_u32(used), to_u32(holds));
+                    out.last_mut().expect("pushed above").free_ports +=
+                        free_ports(to_u32(ports), to_u32(used), to_u32(holds));
                 }
             }
             Ok(out)
@@ -466,20 +546,44 @@ fn check_ownership(
     let mut invalid = Invalid::default();
     for (i, b) in &batch.boxes {
         if box_owner.get(&b.id).is_some_and(|p| p != project) {
-            invalid.add(format!("features[{i}].properties.id"), "is the id of a box of another project");
+            invalid.add(
+                format!("features[{i}].properties.id"),
+                "is the id of a box of another project",
+            );
         }
         for (j, s) in b.splitters.iter().enumerate() {
-            if splitter_owner.get(&s.id).is_some_and(|owner| owner != &b.id) {
-                invalid.add(format!("features[{i}].properties.splitters[{j}].id"), "is the id of a splitter of another box");
+            if splitter_owner
+                .get(&s.id)
+                .is_some_and(|owner| owner != &b.id)
+            {
+                invalid.add(
+                    format!("features[{i}].properties.splitters[{j}].id"),
+                    "is the id of a splitter of another box",
+                );
             }
         }
     }
-    if invalid.is_empty() { Ok(()) } else { Err(StoreError::Invalid(invalid)) }
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(invalid))
+    }
 }
 
-fn stored_region(id: String, name: String, tags: String, geometry: String) -> Result<Region, StoreError> {
+fn stored_region(
+    id: String,
+    name: String,
+    tags: String,
+    geometry: String,
+) -> Result<Region, StoreError> {
     let value: serde_json::Value = serde_json::from_str(&geometry)
         .map_err(|e| StoreError::Other(anyhow::anyhow!("stored region {id} geometry: {e}")))?;
-    let area = parse_area(&value).map_err(|e| StoreError::Other(anyhow::anyhow!("stored region {id} geometry: {e}")))?;
-    Ok(Region { tags: tags_from_text(&tags)?, id, name, area })
+    let area = parse_area(&value)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored region {id} geometry: {e}")))?;
+    Ok(Region {
+        tags: tags_from_text(&tags)?,
+        id,
+        name,
+        area,
+    })
 }

@@ -32,8 +32,13 @@ pub(crate) use on_pool;
 #[derive(Debug, Clone)]
 pub enum Store {
     /// One writer connection (SQLite serialises writers anyway) and a pool of readers.
-    Sqlite { write: SqlitePool, read: SqlitePool },
-    Postgres { pool: PgPool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+    },
 }
 
 /// Pool sizing and timeouts.
@@ -88,7 +93,10 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, read, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        on_pool!(self, read, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -106,19 +114,25 @@ impl Store {
 /// A write transaction on either engine (`BEGIN IMMEDIATE` on SQLite).
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
-    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
 }
 
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
-    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
         sqlite::begin_write(self)
     }
 }
 
 impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
-    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
         postgres::begin_write(self)
     }
 }
@@ -129,5 +143,6 @@ pub(crate) fn tags_to_text(tags: &[String]) -> String {
 }
 
 pub(crate) fn tags_from_text(text: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Other(anyhow::anyhow!("stored tags are not a JSON array: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored tags are not a JSON array: {e}")))
 }

@@ -15,7 +15,13 @@ impl Store {
                 .collect::<Result<_, sqlx::Error>>()
         })?;
         rows.into_iter()
-            .map(|(id, name, tags)| Ok(Plan { id, name, tags: tags_from_text(&tags)? }))
+            .map(|(id, name, tags)| {
+                Ok(Plan {
+                    id,
+                    name,
+                    tags: tags_from_text(&tags)?,
+                })
+            })
             .collect()
     }
 
@@ -45,8 +51,16 @@ impl Store {
     /// Deletes a plan; `NotFound` when there is none.
     pub async fn delete_plan(&self, id: &str) -> Result<(), StoreError> {
         let done = on_pool!(self, write, |p| {
-            sqlx::query("DELETE FROM plans WHERE id = $1").bind(id).execute(p).await?.rows_affected()
+            sqlx::query("DELETE FROM plans WHERE id = $1")
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
         });
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if done == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }

@@ -14,6 +14,8 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
     Ok(Store::Postgres { pool })
 }
 
-pub async fn begin_write(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+pub async fn begin_write(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
     Ok(pool.begin().await?)
 }

@@ -14,7 +14,11 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = connect
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
@@ -33,6 +37,8 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
 
 /// Starts a write transaction that takes the write lock at once, so it never fails half-way
 /// on a lock upgrade.
-pub async fn begin_write(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+pub async fn begin_write(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }

@@ -7,65 +7,120 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
     let feas = json!({"lat": C.0, "lon": C.1}).to_string();
     vec![
         ("POST", "/feasibility", Some(feas), "feasibility"),
-        ("POST", "/inventory/import?project=p1", Some(fixture_p1().to_string()), "inventory:write"),
+        (
+            "POST",
+            "/inventory/import?project=p1",
+            Some(fixture_p1().to_string()),
+            "inventory:write",
+        ),
         ("GET", "/boxes/B-A", None, "feasibility"),
         ("GET", "/boxes?bbox=-47,-24,-46,-23", None, "feasibility"),
         ("GET", "/plans", None, "feasibility"),
         ("GET", "/plans/fibra-600", None, "feasibility"),
-        ("PUT", "/plans/new-plan", Some(json!({"name": "New", "tags": []}).to_string()), "inventory:write"),
+        (
+            "PUT",
+            "/plans/new-plan",
+            Some(json!({"name": "New", "tags": []}).to_string()),
+            "inventory:write",
+        ),
         ("DELETE", "/plans/empresa", None, "inventory:write"),
         ("GET", "/settings", None, "admin"),
-        ("PATCH", "/settings", Some(json!({"default_radius_m": 300}).to_string()), "admin"),
+        (
+            "PATCH",
+            "/settings",
+            Some(json!({"default_radius_m": 300}).to_string()),
+            "admin",
+        ),
     ]
 }
 
 fn none_alg_token() -> String {
-    let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
     let claims = json!({"sub": "tester", "exp": ftth_feasibility::auth::now_s() + 600, "projects": ["*"],
         "scopes": ["feasibility", "inventory:write", "admin", "reservations:read"]});
-    format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(claims))
+    format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(claims)
+    )
 }
 
 fn hs512_token() -> String {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let claims = json!({"sub": "tester", "exp": ftth_feasibility::auth::now_s() + 600, "projects": ["*"], "scopes": ["feasibility", "admin"]});
-    jsonwebtoken::encode(&Header::new(Algorithm::HS512), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
 }
 
-on_both_engines!(every_endpoint_refuses_bad_tokens, |app: TestApp| async move {
-    let app = app.with_fixture().await;
-    let forged = ftth_feasibility::auth::TokenKeys::hs256(b"some-other-secret-entirely!!").mint("tester", &["*".into()], &["admin".into(), "feasibility".into()], 600);
-    let missing_sub = app.keys.sign(&ftth_feasibility::auth::Claims {
-        sub: String::new(), exp: ftth_feasibility::auth::now_s() + 600, iat: None, jti: None, projects: vec![], scopes: vec!["feasibility".into()],
-    });
-    for (method, path, body, _) in endpoints() {
-        let r = app.send(method, path, None, body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some("garbage"), body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some(&forged), body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some(&none_alg_token()), body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some(&hs512_token()), body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some(&missing_sub), body.clone()).await;
-        r.assert_problem(401, "invalid_credentials");
-        let r = app.send(method, path, Some(&app.expired_token()), body.clone()).await;
-        r.assert_problem(401, "token_expired");
+on_both_engines!(
+    every_endpoint_refuses_bad_tokens,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let forged = ftth_feasibility::auth::TokenKeys::hs256(b"some-other-secret-entirely!!")
+            .mint(
+                "tester",
+                &["*".into()],
+                &["admin".into(), "feasibility".into()],
+                600,
+            );
+        let missing_sub = app.keys.sign(&ftth_feasibility::auth::Claims {
+            sub: String::new(),
+            exp: ftth_feasibility::auth::now_s() + 600,
+            iat: None,
+            jti: None,
+            projects: vec![],
+            scopes: vec!["feasibility".into()],
+        });
+        for (method, path, body, _) in endpoints() {
+            let r = app.send(method, path, None, body.clone()).await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app.send(method, path, Some("garbage"), body.clone()).await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app.send(method, path, Some(&forged), body.clone()).await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app
+                .send(method, path, Some(&none_alg_token()), body.clone())
+                .await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app
+                .send(method, path, Some(&hs512_token()), body.clone())
+                .await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app
+                .send(method, path, Some(&missing_sub), body.clone())
+                .await;
+            r.assert_problem(401, "invalid_credentials");
+            let r = app
+                .send(method, path, Some(&app.expired_token()), body.clone())
+                .await;
+            r.assert_problem(401, "token_expired");
+        }
+        // Nothing was changed by any of them.
+        let r = app.get("/plans/empresa", &app.admin()).await;
+        assert_eq!(r.status, 200);
     }
-    // Nothing was changed by any of them.
-    let r = app.get("/plans/empresa", &app.admin()).await;
-    assert_eq!(r.status, 200);
-});
+);
 
 on_both_engines!(every_endpoint_needs_its_scope, |app: TestApp| async move {
     let app = app.with_fixture().await;
     let everything_else = |needed: &str| -> Vec<&'static str> {
-        ["feasibility", "reservations:write", "reservations:read", "reservations:manage", "inventory:write", "admin"]
-            .into_iter()
-            .filter(|s| *s != needed && !(needed == "feasibility" && *s == "reservations:read"))
-            .collect()
+        [
+            "feasibility",
+            "reservations:write",
+            "reservations:read",
+            "reservations:manage",
+            "inventory:write",
+            "admin",
+        ]
+        .into_iter()
+        .filter(|s| *s != needed && !(needed == "feasibility" && *s == "reservations:read"))
+        .collect()
     };
     for (method, path, body, needed) in endpoints() {
         let token = app.token(&everything_else(needed), &["*"]);
@@ -73,7 +128,12 @@ on_both_engines!(every_endpoint_needs_its_scope, |app: TestApp| async move {
         r.assert_problem(403, "insufficient_scope");
         let token = app.token(&[needed], &["*"]);
         let r = app.send(method, path, Some(&token), body.clone()).await;
-        assert!(r.status.is_success(), "{method} {path} with {needed}: {} {}", r.status, r.body);
+        assert!(
+            r.status.is_success(),
+            "{method} {path} with {needed}: {} {}",
+            r.status,
+            r.body
+        );
     }
     // Readers with reservations:read may read the inventory too.
     let reader = app.token(&["reservations:read"], &["*"]);
@@ -81,15 +141,28 @@ on_both_engines!(every_endpoint_needs_its_scope, |app: TestApp| async move {
     assert_eq!(app.get("/plans", &reader).await.status, 200);
 });
 
-on_both_engines!(other_projects_do_not_exist_for_a_token, |app: TestApp| async move {
-    let app = app.with_fixture().await;
-    let p1 = app.token(&["feasibility", "inventory:write"], &["p1"]);
-    app.get("/boxes/P2-A", &p1).await.assert_problem(404, "not_found");
-    let r = app.post("/inventory/import?project=p2", &p1, fixture_p2()).await;
-    r.assert_problem(404, "not_found");
-    let r = app.post("/feasibility", &p1, json!({"lat": C.0, "lon": C.1, "projects": ["p1", "p2"]})).await;
-    assert!(!ids(&r).contains(&"P2-A".to_owned()));
-});
+on_both_engines!(
+    other_projects_do_not_exist_for_a_token,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let p1 = app.token(&["feasibility", "inventory:write"], &["p1"]);
+        app.get("/boxes/P2-A", &p1)
+            .await
+            .assert_problem(404, "not_found");
+        let r = app
+            .post("/inventory/import?project=p2", &p1, fixture_p2())
+            .await;
+        r.assert_problem(404, "not_found");
+        let r = app
+            .post(
+                "/feasibility",
+                &p1,
+                json!({"lat": C.0, "lon": C.1, "projects": ["p1", "p2"]}),
+            )
+            .await;
+        assert!(!ids(&r).contains(&"P2-A".to_owned()));
+    }
+);
 
 on_both_engines!(open_endpoints_need_no_token, |app: TestApp| async move {
     assert_eq!(app.send("GET", "/healthz", None, None).await.status, 200);

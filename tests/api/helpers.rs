@@ -16,10 +16,35 @@ pub enum Engine {
     Postgres,
 }
 
-/// Where a test's database lives; kept until the test ends.
+/// Where a test's database lives; removed when the test ends.
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres,
+    Postgres { base: String, schema: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { base, schema } = self {
+            let (base, sql) = (
+                base.clone(),
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            );
+            // Drop runs inside the test's runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&base).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
 }
 
 pub struct TestApp {
@@ -50,10 +75,18 @@ impl Reply {
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.code(), code, "body: {}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string() && self.body["type"].is_string());
+        assert!(
+            self.body["title"].is_string()
+                && self.body["detail"].is_string()
+                && self.body["type"].is_string()
+        );
     }
 }
 
@@ -68,14 +101,20 @@ fn postgres_base() -> Option<String> {
 }
 
 /// Creates a fresh schema and returns a URL whose connections use it.
-async fn postgres_url() -> Option<String> {
+async fn postgres_db() -> Option<(String, TestDb)> {
     let base = postgres_base()?;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&base).await.expect("TEST_DATABASE_URL is reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("TEST_DATABASE_URL is reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some((url, TestDb::Postgres { base, schema }))
 }
 
 pub fn test_config(database_url: String) -> Config {
@@ -101,8 +140,8 @@ pub async fn spawn(engine: Engine) -> Option<TestApp> {
             let url = format!("sqlite://{}/test.db", dir.path().display());
             (url, TestDb::Sqlite(dir))
         }
-        Engine::Postgres => match postgres_url().await {
-            Some(url) => (url, TestDb::Postgres),
+        Engine::Postgres => match postgres_db().await {
+            Some(db) => db,
             None => {
                 eprintln!("TEST_DATABASE_URL is not set: PostgreSQL test skipped");
                 return None;
@@ -114,7 +153,9 @@ pub async fn spawn(engine: Engine) -> Option<TestApp> {
 
 async fn start(config: Config, db: TestDb) -> TestApp {
     let keys = TokenKeys::hs256(SECRET.as_bytes());
-    let application = Application::build(&config, keys.clone()).await.expect("the service starts");
+    let application = Application::build(&config, keys.clone())
+        .await
+        .expect("the service starts");
     let base = format!("http://127.0.0.1:{}", application.port());
     let app = application.app();
     let server = application.handle();
@@ -147,7 +188,14 @@ impl TestApp {
     /// Every scope, every project.
     pub fn admin(&self) -> String {
         self.token(
-            &["feasibility", "reservations:write", "reservations:read", "reservations:manage", "inventory:write", "admin"],
+            &[
+                "feasibility",
+                "reservations:write",
+                "reservations:read",
+                "reservations:manage",
+                "inventory:write",
+                "admin",
+            ],
             &["*"],
         )
     }
@@ -163,9 +211,17 @@ impl TestApp {
         })
     }
 
-    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> Reply {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -180,7 +236,11 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let request_id = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = res
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = res.bytes().await.unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
@@ -192,7 +252,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.send("POST", path, Some(token), Some(body.to_string())).await
+        self.send("POST", path, Some(token), Some(body.to_string()))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -201,7 +262,12 @@ impl TestApp {
 
     pub async fn import(&self, project: &str, mode: &str, doc: Value) -> Reply {
         let token = self.admin();
-        self.post(&format!("/inventory/import?project={project}&mode={mode}"), &token, doc).await
+        self.post(
+            &format!("/inventory/import?project={project}&mode={mode}"),
+            &token,
+            doc,
+        )
+        .await
     }
 
     pub async fn feasibility(&self, body: Value) -> Reply {
@@ -216,8 +282,19 @@ impl TestApp {
         let r = self.import("p2", "upsert", fixture_p2()).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let admin = self.admin();
-        for (id, tags) in [("fibra-600", vec!["fibra"]), ("empresa", vec!["centro"]), ("nowhere", vec!["x"])] {
-            let r = self.send("PUT", &format!("/plans/{id}"), Some(&admin), Some(json!({"name": id, "tags": tags}).to_string())).await;
+        for (id, tags) in [
+            ("fibra-600", vec!["fibra"]),
+            ("empresa", vec!["centro"]),
+            ("nowhere", vec!["x"]),
+        ] {
+            let r = self
+                .send(
+                    "PUT",
+                    &format!("/plans/{id}"),
+                    Some(&admin),
+                    Some(json!({"name": id, "tags": tags}).to_string()),
+                )
+                .await;
             assert_eq!(r.status, 201, "{}", r.body);
         }
         self
@@ -243,7 +320,14 @@ pub fn box_feature(id: &str, at: (f64, f64), status: &str, splitters: Value) -> 
            "properties": {"kind": "box", "id": id, "name": format!("Box {id}"), "status": status, "splitters": splitters}})
 }
 
-pub fn region_feature(id: &str, west: f64, south: f64, east: f64, north: f64, tags: &[&str]) -> Value {
+pub fn region_feature(
+    id: &str,
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+    tags: &[&str],
+) -> Value {
     json!({"type": "Feature",
            "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]]},
            "properties": {"kind": "region", "id": id, "name": id, "tags": tags}})

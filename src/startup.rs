@@ -21,6 +21,7 @@ pub struct Application {
     port: u16,
     server: Server,
     app: web::Data<App>,
+    scheduler: tokio_cron_scheduler::JobScheduler,
 }
 
 impl Application {
@@ -43,11 +44,22 @@ impl Application {
                 .await
                 .context("cannot load the service state")?,
         );
-        Self::serve(config, app)
+        // Catch up on what fell due while the service was down, then keep to the schedule.
+        if let Err(e) = app.expire_overdue().await {
+            tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
+        }
+        let scheduler = crate::jobs::start(app.clone(), &config.expiry_cron)
+            .await
+            .context("cannot start the expiry job")?;
+        Self::serve(config, app, scheduler)
     }
 
     /// Binds the listener for an already started application.
-    pub fn serve(config: &Config, app: web::Data<App>) -> anyhow::Result<Self> {
+    fn serve(
+        config: &Config,
+        app: web::Data<App>,
+        scheduler: tokio_cron_scheduler::JobScheduler,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
@@ -87,7 +99,12 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server, app })
+        Ok(Self {
+            port,
+            server,
+            app,
+            scheduler,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -104,8 +121,11 @@ impl Application {
     }
 
     /// Serves until SIGTERM / SIGINT (in-flight requests finish) or the server stops.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Err(e) = self.scheduler.shutdown().await {
+            tracing::warn!(error = %e, "scheduler did not stop cleanly");
+        }
         self.app.store.close().await;
         result
     }

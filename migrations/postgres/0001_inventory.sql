@@ -46,30 +46,3 @@ CREATE TABLE settings (
     max_radius_m      DOUBLE PRECISION NOT NULL,
     reservation_ttl_s BIGINT NOT NULL
 );
-
--- A reservation in status pending or confirmed holds (splitter_id, port).
-CREATE TABLE reservations (
-    id           TEXT COLLATE "C" PRIMARY KEY NOT NULL,
-    code         TEXT NOT NULL UNIQUE,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'cancelled', 'installed', 'expired')),
-    project      TEXT NOT NULL,
-    box_id       TEXT NOT NULL,
-    splitter_id  TEXT NOT NULL,
-    port         BIGINT NOT NULL,
-    distance_m   DOUBLE PRECISION NOT NULL,
-    plan_id      TEXT,
-    tags         TEXT NOT NULL,
-    lat          DOUBLE PRECISION NOT NULL,
-    lon          DOUBLE PRECISION NOT NULL,
-    address      TEXT,
-    customer     TEXT,
-    external_ref TEXT,
-    created_by   TEXT NOT NULL,
-    created_at   TIMESTAMPTZ NOT NULL,
-    expires_at   TIMESTAMPTZ,
-    confirmed_at TIMESTAMPTZ,
-    closed_at    TIMESTAMPTZ
-);
-CREATE UNIQUE INDEX reservations_one_live_hold_per_port
-    ON reservations (splitter_id, port) WHERE status IN ('pending', 'confirmed');
-CREATE INDEX reservations_box ON reservations (box_id) WHERE status IN ('pending', 'confirmed');

@@ -34,6 +34,9 @@ pub enum ApiError {
         detail: String,
         items: Vec<serde_json::Value>,
     },
+    /// A 422 with its own code (not a field validation).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("the service is not ready: {0}")]
@@ -54,7 +57,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Conflict { code, .. } => code,
+            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
             Self::Unavailable => "service_unavailable",
             Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
@@ -72,6 +75,7 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::Conflict { .. } => "Conflict",
+            Self::Unprocessable { .. } => "Unprocessable request",
             Self::Unavailable => "Service unavailable",
             Self::NotReady(_) => "Not ready",
             Self::Internal(_) => "Internal error",
@@ -106,7 +110,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

@@ -6,6 +6,7 @@ mod feasibility;
 mod health;
 mod inventory;
 mod plans;
+mod reservations;
 mod settings;
 
 pub use error::ApiError;
@@ -34,6 +35,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/inventory/import").route(web::post().to(inventory::import)))
         .service(resource("/boxes").route(web::get().to(inventory::boxes_in_bbox)))
         .service(resource("/boxes/{id}").route(web::get().to(inventory::get_box)))
+        .service(
+            resource("/reservations")
+                .route(web::post().to(reservations::create))
+                .route(web::get().to(reservations::list)),
+        )
+        .service(resource("/reservations/{id}").route(web::get().to(reservations::get)))
+        .service(
+            resource("/reservations/{id}/confirm").route(web::post().to(reservations::confirm)),
+        )
+        .service(resource("/reservations/{id}/cancel").route(web::post().to(reservations::cancel)))
+        .service(
+            resource("/reservations/{id}/complete").route(web::post().to(reservations::complete)),
+        )
         .service(resource("/plans").route(web::get().to(plans::list)))
         .service(
             resource("/plans/{id}")

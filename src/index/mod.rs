@@ -99,6 +99,19 @@ impl Index {
             .sum()
     }
 
+    /// The feasibility rule for one box the scope allows: the candidate, or the reason it is
+    /// not one (an unknown or invisible box is `no_coverage`).
+    pub fn evaluate(&self, box_id: &str, q: &Query<'_>) -> Result<Candidate, Reason> {
+        let projects = self.projects.load();
+        for p in projects.values().filter(|p| q.scope.allows(p.project())) {
+            if let Some(verdict) = p.evaluate(box_id, q.at, q.radius_m, q.tags) {
+                return verdict
+                    .map_err(|stage| Reason::from_furthest(stage).unwrap_or(Reason::NoCoverage));
+            }
+        }
+        Err(Reason::NoCoverage)
+    }
+
     /// Runs the feasibility rule over every project the scope allows.
     pub fn query(&self, q: &Query<'_>) -> Answer {
         let projects = self.projects.load();

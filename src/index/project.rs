@@ -280,6 +280,31 @@ impl ProjectIndex {
         hits
     }
 
+    /// The feasibility rule for one box: the candidate, or the stage it stopped at
+    /// (`None`: outside the radius). `None` overall when the project has no such box.
+    pub fn evaluate(
+        &self,
+        box_id: &str,
+        at: Coord,
+        radius_m: f64,
+        tags: &[String],
+    ) -> Option<Result<Candidate, Option<Stage>>> {
+        let b = &self.boxes[self.box_index(box_id)?];
+        let distance = at.distance_m(b.coord);
+        if !within_radius(distance, radius_m) {
+            return Some(Err(None));
+        }
+        let filter = self.tag_filter(tags);
+        match self.stage(b, filter.as_deref()) {
+            Stage::Candidate => {
+                let mut kept = Vec::with_capacity(1);
+                self.keep(&mut kept, b, round_cm(distance), 1);
+                Some(Ok(kept.pop().expect("kept one")))
+            }
+            stage => Some(Err(Some(stage))),
+        }
+    }
+
     fn stage(&self, b: &BoxEntry, filter: Option<&[u32]>) -> Stage {
         if b.status != BoxStatus::Deployed {
             return Stage::InRadius;

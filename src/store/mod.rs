@@ -8,11 +8,15 @@ mod error;
 mod inventory;
 mod plans;
 mod postgres;
+mod reservations;
 mod settings;
 mod sqlite;
 
 pub use error::StoreError;
 pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
+pub use reservations::{
+    HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
+};
 
 use sqlx::{PgPool, SqlitePool};
 use std::time::Duration;

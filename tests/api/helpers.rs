@@ -19,7 +19,12 @@ pub enum Engine {
 /// Where a test's database lives; removed when the test ends.
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { base: String, schema: String },
+    Postgres {
+        base: String,
+        schema: String,
+    },
+    /// Handed over to a restarted service.
+    Moved,
 }
 
 impl Drop for TestDb {
@@ -174,9 +179,16 @@ async fn start(config: Config, db: TestDb) -> TestApp {
 impl TestApp {
     /// Stops the server and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server and starts a new one on the same database with changed settings.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Config)) -> TestApp {
         self.server.stop(true).await;
         self.app.store.close().await;
-        start(self.config, self._db).await
+        change(&mut self.config);
+        let db = std::mem::replace(&mut self._db, TestDb::Moved);
+        start(self.config.clone(), db).await
     }
 
     pub fn token(&self, scopes: &[&str], projects: &[&str]) -> String {
@@ -376,6 +388,17 @@ pub fn fixture_p2() -> Value {
         box_feature("P2-A", at_p2(), "deployed", json!([attendance("P2-A-S1", 2, 0), attendance("P2-A-S2", 4, 1)])),
         region_feature("zona", -46.64, -23.56, -46.62, -23.54, &["fibra"]),
     ]})
+}
+
+/// A reservation request near the centre for a made-up customer.
+pub fn reservation_body(extra: Value) -> Value {
+    let mut body = json!({"lat": C.0, "lon": C.1, "address": "Rua Exemplo 100, Sao Paulo",
+        "customer": {"name": "Maria Silva", "phone": "+5511987654321", "email": "maria@example.com"},
+        "external_ref": "lead-8812"});
+    for (k, v) in extra.as_object().expect("an object") {
+        body[k] = v.clone();
+    }
+    body
 }
 
 /// The box ids of a feasibility answer, in order.

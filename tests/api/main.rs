@@ -29,3 +29,4 @@ mod feasibility;
 mod inventory;
 mod operations;
 mod plans_settings;
+mod reservations;

@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod reservations;
+pub use reservations::{ReserveError, Reserved};
+
 /// Why a feasibility question cannot be answered.
 #[derive(Debug, thiserror::Error)]
 pub enum FeasibilityError {
@@ -41,7 +44,7 @@ pub struct App {
     plans: ArcSwap<BTreeMap<String, Plan>>,
     settings: ArcSwap<Settings>,
     /// Serialises index rebuilds of a project with the writes that precede them.
-    reload: tokio::sync::Mutex<()>,
+    pub(crate) reload: tokio::sync::Mutex<()>,
 }
 
 impl App {

@@ -1,0 +1,44 @@
+-- Reservations: a pending or confirmed one holds (splitter_id, port).
+-- Times are microseconds since the Unix epoch (UTC), the same in both engines.
+
+CREATE TABLE reservations (
+    id           TEXT PRIMARY KEY NOT NULL,
+    code         TEXT NOT NULL UNIQUE,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'cancelled', 'installed', 'expired')),
+    project      TEXT NOT NULL,
+    box_id       TEXT NOT NULL,
+    splitter_id  TEXT NOT NULL,
+    port         INTEGER NOT NULL,
+    distance_m   REAL NOT NULL,
+    plan_id      TEXT,
+    tags         TEXT NOT NULL,         -- JSON array: the tags in force
+    lat          REAL NOT NULL,
+    lon          REAL NOT NULL,
+    address      TEXT,                  -- personal data: erased on expiry
+    customer     TEXT,                  -- personal data (JSON): erased on expiry
+    external_ref TEXT,
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    confirmed_at INTEGER,
+    closed_at    INTEGER
+);
+-- The arbiter of "never two holds on one port".
+CREATE UNIQUE INDEX reservations_one_live_hold_per_port
+    ON reservations (splitter_id, port) WHERE status IN ('pending', 'confirmed');
+CREATE INDEX reservations_live_box ON reservations (box_id) WHERE status IN ('pending', 'confirmed');
+CREATE INDEX reservations_due ON reservations (expires_at) WHERE status = 'pending';
+CREATE INDEX reservations_newest ON reservations (created_at DESC, id DESC);
+CREATE INDEX reservations_external_ref ON reservations (external_ref);
+
+-- Idempotency-Key: the first answer to (sub, key), replayed for the same body.
+CREATE TABLE idempotency_keys (
+    sub          TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (sub, key)
+);
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);

@@ -1,0 +1,248 @@
+use super::ApiError;
+use super::extract::{BodyLimit, Caller, parse_json, read_body};
+use crate::auth::Scope;
+use crate::domain::reservation::{
+    ReservationRequest, Status, Transition, looks_like_code, valid_idempotency_key,
+};
+use crate::service::{App, ReserveError};
+use crate::store::{ReservationFilter, StoreError, TransitionError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+const MAX_LIMIT: usize = 500;
+
+impl From<ReserveError> for ApiError {
+    fn from(e: ReserveError) -> Self {
+        match e {
+            ReserveError::Invalid(invalid) => ApiError::Validation(invalid),
+            ReserveError::UnknownPlan(id) => ApiError::NotFound(format!("plan {id:?}")),
+            ReserveError::NotFeasible(reason) => ApiError::Conflict {
+                code: reason.as_str(),
+                detail: format!("no port can be held here: {}", reason.as_str()),
+                items: Vec::new(),
+            },
+            ReserveError::KeyReused => ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                detail: "this Idempotency-Key was already used with another body".into(),
+            },
+            ReserveError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::Invalid { .. } => ApiError::Conflict {
+                code: "invalid_transition",
+                detail: e.to_string(),
+                items: Vec::new(),
+            },
+            TransitionError::NotCreator => ApiError::scope(Scope::ReservationsManage),
+            TransitionError::Store(StoreError::NotFound) => {
+                ApiError::NotFound("reservation".into())
+            }
+            TransitionError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `POST /reservations`
+pub async fn create(
+    app: web::Data<App>,
+    caller: Caller,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ReservationsWrite)?;
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str().ok().filter(|k| valid_idempotency_key(k)) {
+            Some(k) => Some(k.to_owned()),
+            None => {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                ));
+            }
+        },
+    };
+    let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+    let bytes = read_body(&req, &mut payload, limit).await?;
+    let request: ReservationRequest = parse_json(&bytes)?;
+    // The same body means the same JSON value, whatever its spacing or key order.
+    let canonical: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let hash = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string().as_bytes()));
+    let reserved = app
+        .reserve(
+            &request,
+            caller.sub(),
+            &caller.projects(),
+            key.map(|k| (k, hash)),
+        )
+        .await?;
+    let status = actix_web::http::StatusCode::from_u16(reserved.status)
+        .unwrap_or(actix_web::http::StatusCode::CREATED);
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .body(reserved.body))
+}
+
+async fn visible(
+    app: &App,
+    caller: &Caller,
+    key: &str,
+) -> Result<crate::domain::reservation::Reservation, ApiError> {
+    let not_found = || ApiError::NotFound(format!("reservation {key:?}"));
+    let r = app
+        .store
+        .reservation(key, looks_like_code(key))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => not_found(),
+            other => other.into(),
+        })?;
+    if !caller.projects().allows(&r.project) {
+        return Err(not_found());
+    }
+    Ok(r)
+}
+
+/// `GET /reservations/{id or code}`
+pub async fn get(
+    app: web::Data<App>,
+    caller: Caller,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ReservationsRead)?;
+    Ok(HttpResponse::Ok().json(visible(&app, &caller, &key).await?))
+}
+
+async fn transition(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+    t: Transition,
+) -> Result<HttpResponse, ApiError> {
+    // Cancelling is also open to the creator holding only reservations:write.
+    let creator = if caller.0.has(Scope::ReservationsManage) {
+        None
+    } else if t == Transition::Cancel && caller.0.has(Scope::ReservationsWrite) {
+        Some(caller.sub().to_owned())
+    } else {
+        return Err(ApiError::scope(Scope::ReservationsManage));
+    };
+    let r = visible(&app, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(app.transition(&r.id, t, creator.as_deref()).await?))
+}
+
+/// `POST /reservations/{id}/confirm`
+pub async fn confirm(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    transition(app, caller, id, Transition::Confirm).await
+}
+
+/// `POST /reservations/{id}/cancel`
+pub async fn cancel(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    transition(app, caller, id, Transition::Cancel).await
+}
+
+/// `POST /reservations/{id}/complete`
+pub async fn complete(
+    app: web::Data<App>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    transition(app, caller, id, Transition::Complete).await
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    project: Option<String>,
+    box_id: Option<String>,
+    code: Option<String>,
+    external_ref: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn time_param(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.as_deref()
+        .map(|s| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))
+        .transpose()
+        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time"))
+}
+
+/// The cursor is the (created_at, id) of the last item served, opaque to callers.
+fn encode_cursor(r: &crate::domain::reservation::Reservation) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", r.created_at.timestamp_micros(), r.id))
+}
+
+fn decode_cursor(c: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::invalid("cursor", "is not a cursor this service gave");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+/// `GET /reservations?...`: newest first, cursor-paginated.
+pub async fn list(
+    app: web::Data<App>,
+    caller: Caller,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ReservationsRead)?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let status = match &params.status {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "must be one of pending, confirmed, cancelled, installed, expired",
+            )
+        })?),
+        None => None,
+    };
+    let filter = ReservationFilter {
+        status,
+        project: params.project.clone(),
+        box_id: params.box_id.clone(),
+        code: params.code.clone(),
+        external_ref: params.external_ref.clone(),
+        created_from: time_param("created_from", &params.created_from)?,
+        created_to: time_param("created_to", &params.created_to)?,
+        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+    };
+    let mut items = app
+        .store
+        .reservations(&filter, &caller.projects(), limit + 1)
+        .await?;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": next_cursor})))
+}

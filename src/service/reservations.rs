@@ -1,0 +1,200 @@
+//! Placing and moving reservations, keeping the index's free ports in step with the store.
+
+use super::App;
+use crate::domain::feasibility::{ProjectScope, Reason, tags_in_force};
+use crate::domain::reservation::{Location, ReservationRequest, Transition};
+use crate::domain::validation::Invalid;
+use crate::index::Query;
+use crate::store::{HoldOutcome, NewHold, SplitterRef, StoreError, TransitionError};
+
+/// Candidates tried, nearest first, when the nearest turns out to be full in the store.
+const CANDIDATES_TRIED: usize = 50;
+
+/// A reservation answer: the status and the exact body to send (a replay sends the first).
+#[derive(Debug)]
+pub struct Reserved {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReserveError {
+    #[error("invalid request")]
+    Invalid(#[from] Invalid),
+    #[error("plan {0} not found")]
+    UnknownPlan(String),
+    #[error("nothing can be held here: {}", .0.as_str())]
+    NotFeasible(Reason),
+    #[error("this Idempotency-Key was used with another body")]
+    KeyReused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl App {
+    /// `POST /reservations`: the feasibility rule now, then a hold on the nearest candidate
+    /// (or on `box_id`) that the store confirms has a free port.
+    pub async fn reserve(
+        &self,
+        req: &ReservationRequest,
+        sub: &str,
+        scope: &ProjectScope,
+        idempotency: Option<(String, String)>,
+    ) -> Result<Reserved, ReserveError> {
+        let settings = self.settings();
+        let params = req.location.parse(&settings);
+        let holder = req.holder();
+        let (params, holder) = match (params, holder) {
+            (Ok(p), Ok(h)) => (p, h),
+            (p, h) => {
+                let mut all = p.err().unwrap_or_default();
+                all.0.extend(h.err().unwrap_or_default().0);
+                return Err(all.into());
+            }
+        };
+        if let Some((key, hash)) = &idempotency
+            && let Some(answer) = self.store.idempotent_answer(sub, key, hash).await?
+        {
+            return replayed(answer);
+        }
+        let plan_tags = match &params.plan_id {
+            Some(id) => {
+                self.plan(id)
+                    .ok_or_else(|| ReserveError::UnknownPlan(id.clone()))?
+                    .tags
+            }
+            None => Vec::new(),
+        };
+        let tags = tags_in_force(&plan_tags, &params.tags);
+        let scope = scope.narrow(params.projects.as_deref());
+        let query = Query {
+            at: params.at,
+            radius_m: params.radius_m,
+            tags: &tags,
+            scope: &scope,
+            limit: CANDIDATES_TRIED,
+        };
+        let candidates = match &holder.box_id {
+            Some(box_id) => vec![
+                self.index
+                    .evaluate(box_id, &query)
+                    .map_err(ReserveError::NotFeasible)?,
+            ],
+            None => {
+                let answer = self.index.query(&query);
+                if let Some(reason) = answer.reason {
+                    return Err(ReserveError::NotFeasible(reason));
+                }
+                answer.candidates
+            }
+        };
+        for c in candidates {
+            let hold = NewHold {
+                project: c.project.clone(),
+                box_id: c.box_id.clone(),
+                distance_m: c.distance_m,
+                plan_id: params.plan_id.clone(),
+                tags: tags.clone(),
+                location: Location {
+                    lat: params.at.lat(),
+                    lon: params.at.lon(),
+                },
+                address: holder.address.clone(),
+                customer: holder.customer.clone(),
+                external_ref: holder.external_ref.clone(),
+                created_by: sub.to_owned(),
+                ttl_s: settings.reservation_ttl_s,
+                idempotency: idempotency.clone(),
+            };
+            match self.store.hold(&hold).await? {
+                HoldOutcome::Created(r, body) => {
+                    tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
+                    self.refresh_splitters(&[r.splitter_id.clone()]).await;
+                    return Ok(Reserved { status: 201, body });
+                }
+                // The index was behind the store: bring this box up to date, try the next.
+                HoldOutcome::NoFreePort => {
+                    let ids: Vec<String> = c.splitters.iter().map(|(id, _)| id.clone()).collect();
+                    self.refresh_splitters(&ids).await;
+                }
+                other => return replayed(other),
+            }
+        }
+        Err(ReserveError::NotFeasible(Reason::NoFreePorts))
+    }
+
+    /// Moves a reservation; `creator`: only one made by this `sub` may move.
+    pub async fn transition(
+        &self,
+        id: &str,
+        t: Transition,
+        creator: Option<&str>,
+    ) -> Result<crate::domain::reservation::Reservation, TransitionError> {
+        let result = self.store.transition(id, t, creator).await;
+        let changed = match &result {
+            Ok((_, changed)) => changed.clone(),
+            Err(TransitionError::Invalid { freed, .. }) => freed.clone(),
+            Err(_) => None,
+        };
+        if let Some(SplitterRef { splitter_id, .. }) = changed {
+            self.refresh_splitters(&[splitter_id]).await;
+        }
+        let (r, _) = result?;
+        tracing::info!(reservation = %r.id, transition = t.as_str(), status = r.status.as_str(), "reservation moved");
+        Ok(r)
+    }
+
+    /// Sets the index's free ports of these splitters to what the store says now. Runs under
+    /// the reload lock, so it never lands on a snapshot an import is about to replace.
+    pub async fn refresh_splitters(&self, splitter_ids: &[String]) {
+        let _guard = self.reload.lock().await;
+        for id in splitter_ids {
+            match self.store.splitter_free(id).await {
+                Ok(Some((at, free))) => {
+                    if let Some(p) = self.index.project(&at.project) {
+                        p.set_free(&at.box_id, &at.splitter_id, free);
+                    }
+                }
+                Ok(None) => {}
+                // The hold is committed either way; the next reload or refresh catches up.
+                Err(e) => {
+                    tracing::warn!(splitter = %id, error = %e, "could not refresh free ports")
+                }
+            }
+        }
+    }
+
+    /// The expiry job: releases overdue pending reservations in batches, then forgets
+    /// idempotency keys older than a day. Returns how many were released.
+    pub async fn expire_overdue(&self) -> Result<usize, StoreError> {
+        const BATCH: usize = 500;
+        let mut released = 0;
+        loop {
+            let freed = self.store.expire_due(BATCH).await?;
+            released += freed.len();
+            let mut ids: Vec<String> = freed.iter().map(|s| s.splitter_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            self.refresh_splitters(&ids).await;
+            if freed.len() < BATCH {
+                break;
+            }
+        }
+        self.store
+            .prune_idempotency_keys(crate::store::now() - chrono::Duration::hours(24))
+            .await?;
+        if released > 0 {
+            tracing::info!(released, "expired reservations released");
+        }
+        Ok(released)
+    }
+}
+
+fn replayed(answer: HoldOutcome) -> Result<Reserved, ReserveError> {
+    match answer {
+        HoldOutcome::Replay { status, body } => Ok(Reserved { status, body }),
+        HoldOutcome::KeyReused => Err(ReserveError::KeyReused),
+        HoldOutcome::NoFreePort => Err(ReserveError::NotFeasible(Reason::NoFreePorts)),
+        HoldOutcome::Created(_, body) => Ok(Reserved { status: 201, body }),
+    }
+}

@@ -1,0 +1,639 @@
+//! Reservations: the database is the arbiter of every hold.
+//!
+//! Creating a hold reads the box's attendance splitters and live holds and inserts the new
+//! one in one write transaction: `BEGIN IMMEDIATE` serialises writers on SQLite, row locks
+//! on the box's splitters (`FOR UPDATE`) serialise holders of one box on PostgreSQL. The
+//! partial unique index on live (splitter, port) refuses a second hold on a port whatever
+//! happens above it.
+
+use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use crate::domain::feasibility::ProjectScope;
+use crate::domain::network::{Ports, free_ports};
+use crate::domain::reservation::{
+    Customer, Location, Reservation, Status, Transition, lowest_free_port, new_code,
+};
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row};
+
+const COLUMNS: &str = "id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, lat, lon, \
+     address, customer, external_ref, created_by, created_at, expires_at, confirmed_at, closed_at";
+
+/// Marks one pending reservation expired and erases its personal data (a macro: the same
+/// statement on either engine's transaction).
+macro_rules! expire_one {
+    ($tx:expr, $id:expr, $at:expr) => {
+        sqlx::query(
+            "UPDATE reservations SET status = 'expired', closed_at = $1, customer = NULL, address = NULL \
+             WHERE id = $2 AND status = 'pending'",
+        )
+        .bind($at.timestamp_micros())
+        .bind(String::from($id))
+        .execute(&mut *$tx)
+        .await
+        .map_err(StoreError::from)
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct ReservationRow {
+    id: String,
+    code: String,
+    status: String,
+    project: String,
+    box_id: String,
+    splitter_id: String,
+    port: i64,
+    distance_m: f64,
+    plan_id: Option<String>,
+    tags: String,
+    lat: f64,
+    lon: f64,
+    address: Option<String>,
+    customer: Option<String>,
+    external_ref: Option<String>,
+    created_by: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    confirmed_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored time {us} out of range")))
+}
+
+/// Now, to the microsecond (what the store keeps).
+pub fn now() -> DateTime<Utc> {
+    time(Utc::now().timestamp_micros()).expect("now is representable")
+}
+
+impl ReservationRow {
+    fn into_reservation(self) -> Result<Reservation, StoreError> {
+        let customer: Option<Customer> = match self.customer {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                StoreError::Other(anyhow::anyhow!("stored customer is not JSON: {e}"))
+            })?),
+            None => None,
+        };
+        Ok(Reservation {
+            status: Status::parse(&self.status).ok_or_else(|| {
+                StoreError::Other(anyhow::anyhow!("stored status {:?}", self.status))
+            })?,
+            id: self.id,
+            code: self.code,
+            project: self.project,
+            box_id: self.box_id,
+            splitter_id: self.splitter_id,
+            port: u32::try_from(self.port).unwrap_or(0),
+            distance_m: self.distance_m,
+            plan_id: self.plan_id,
+            tags: tags_from_text(&self.tags)?,
+            location: Location {
+                lat: self.lat,
+                lon: self.lon,
+            },
+            address: self.address,
+            customer,
+            external_ref: self.external_ref,
+            created_by: self.created_by,
+            created_at: time(self.created_at)?,
+            expires_at: self.expires_at.map(time).transpose()?,
+            confirmed_at: self.confirmed_at.map(time).transpose()?,
+            closed_at: self.closed_at.map(time).transpose()?,
+        })
+    }
+}
+
+/// A hold to place on a box already found to be a candidate.
+#[derive(Clone)]
+pub struct NewHold {
+    pub project: String,
+    pub box_id: String,
+    pub distance_m: f64,
+    pub plan_id: Option<String>,
+    pub tags: Vec<String>,
+    pub location: Location,
+    pub address: String,
+    pub customer: Customer,
+    pub external_ref: Option<String>,
+    pub created_by: String,
+    pub ttl_s: i64,
+    /// `Idempotency-Key` and the hash of the request body.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// What placing a hold came to.
+#[derive(Debug)]
+pub enum HoldOutcome {
+    Created(Reservation, String),
+    /// The box has no free attendance port (any more).
+    NoFreePort,
+    /// The key was used before with this body: the first answer again.
+    Replay {
+        status: u16,
+        body: String,
+    },
+    /// The key was used before with another body.
+    KeyReused,
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// Not allowed from the current status. `freed`: the reservation was found overdue and
+    /// expired on the way, freeing this splitter's port.
+    #[error("cannot {action} a reservation that is {from}")]
+    Invalid {
+        action: &'static str,
+        from: &'static str,
+        freed: Option<SplitterRef>,
+    },
+    #[error("only the reservation's creator may do this")]
+    NotCreator,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Filters of `GET /reservations`.
+#[derive(Debug, Clone, Default)]
+pub struct ReservationFilter {
+    pub status: Option<Status>,
+    pub project: Option<String>,
+    pub box_id: Option<String>,
+    pub code: Option<String>,
+    pub external_ref: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Items strictly older than this (created_at µs, id), newest first.
+    pub after: Option<(i64, String)>,
+}
+
+/// A splitter whose free ports changed, to refresh in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitterRef {
+    pub project: String,
+    pub box_id: String,
+    pub splitter_id: String,
+}
+
+impl Store {
+    /// Holds the lowest free port of the box's attendance splitters (in id order).
+    pub async fn hold(&self, new: &NewHold) -> Result<HoldOutcome, StoreError> {
+        let lock = self.lock_suffix();
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            if let Some((key, hash)) = &new.idempotency {
+                let seen = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                    .bind(new.created_by.clone())
+                    .bind(key.clone())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(r) = seen {
+                    let stored: String = r.try_get(0)?;
+                    if &stored != hash {
+                        return Ok(HoldOutcome::KeyReused);
+                    }
+                    return Ok(HoldOutcome::Replay {
+                        status: u16::try_from(r.try_get::<i64, _>(1)?).unwrap_or(201),
+                        body: r.try_get(2)?,
+                    });
+                }
+            }
+            let sql = format!(
+                "SELECT id, ports, used, used_ports FROM splitters WHERE box_id = $1 AND kind = 'attendance' ORDER BY id{lock}"
+            );
+            let splitters = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(new.box_id.clone())
+                .fetch_all(&mut *tx)
+                .await?;
+            let held = sqlx::query("SELECT splitter_id, port FROM reservations WHERE box_id = $1 AND status IN ('pending', 'confirmed')")
+                .bind(new.box_id.clone())
+                .fetch_all(&mut *tx)
+                .await?;
+            let held: Vec<(String, i64)> = held
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            let mut chosen = None;
+            for s in &splitters {
+                let id: String = s.try_get(0)?;
+                let (ports, used): (i64, i64) = (s.try_get(1)?, s.try_get(2)?);
+                let ports = u32::try_from(ports).unwrap_or(0);
+                let used_ports = Ports::from_text(ports, s.try_get(3)?)
+                    .map(|p| p.used().to_vec())
+                    .unwrap_or_default();
+                let holds: Vec<u32> = held
+                    .iter()
+                    .filter(|(sid, _)| sid == &id)
+                    .map(|(_, p)| *p as u32)
+                    .collect();
+                if free_ports(
+                    ports,
+                    u32::try_from(used).unwrap_or(ports),
+                    holds.len() as u32,
+                ) == 0
+                {
+                    continue;
+                }
+                if let Some(port) = lowest_free_port(ports, &used_ports, &holds) {
+                    chosen = Some((id, port));
+                    break;
+                }
+            }
+            let Some((splitter_id, port)) = chosen else {
+                return Ok(HoldOutcome::NoFreePort);
+            };
+            let created_at = now();
+            let mut reservation = Reservation {
+                id: uuid::Uuid::now_v7().to_string(),
+                code: String::new(),
+                status: Status::Pending,
+                project: new.project.clone(),
+                box_id: new.box_id.clone(),
+                splitter_id,
+                port,
+                distance_m: new.distance_m,
+                plan_id: new.plan_id.clone(),
+                tags: new.tags.clone(),
+                location: new.location,
+                address: Some(new.address.clone()),
+                customer: Some(new.customer.clone()),
+                external_ref: new.external_ref.clone(),
+                created_by: new.created_by.clone(),
+                created_at,
+                expires_at: Some(created_at + chrono::Duration::seconds(new.ttl_s)),
+                confirmed_at: None,
+                closed_at: None,
+            };
+            // A new code until one is free (40 random bits: a retry is rare).
+            loop {
+                reservation.code = new_code(&mut rand::rng());
+                let customer =
+                    serde_json::to_string(&reservation.customer).expect("customer serialises");
+                let done = sqlx::query(
+                    "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
+                       lat, lon, address, customer, external_ref, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                     ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(reservation.id.clone())
+                .bind(reservation.code.clone())
+                .bind(reservation.project.clone())
+                .bind(reservation.box_id.clone())
+                .bind(reservation.splitter_id.clone())
+                .bind(i64::from(reservation.port))
+                .bind(reservation.distance_m)
+                .bind(reservation.plan_id.clone())
+                .bind(tags_to_text(&reservation.tags))
+                .bind(reservation.location.lat)
+                .bind(reservation.location.lon)
+                .bind(reservation.address.clone())
+                .bind(customer)
+                .bind(reservation.external_ref.clone())
+                .bind(reservation.created_by.clone())
+                .bind(created_at.timestamp_micros())
+                .bind(reservation.expires_at.map(|t| t.timestamp_micros()))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    break;
+                }
+            }
+            let body = serde_json::to_string(&reservation).expect("reservations serialise");
+            if let Some((key, hash)) = &new.idempotency {
+                let stored = sqlx::query(
+                    "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) \
+                     VALUES ($1, $2, $3, 201, $4, $5) ON CONFLICT (sub, key) DO NOTHING",
+                )
+                .bind(new.created_by.clone())
+                .bind(key.clone())
+                .bind(hash.clone())
+                .bind(body.clone())
+                .bind(created_at.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+                if stored.rows_affected() == 0 {
+                    // A concurrent request with the same key committed first: undo ours and
+                    // answer as it did.
+                    tx.rollback().await?;
+                    return self.replay(&new.created_by, key, hash).await;
+                }
+            }
+            tx.commit().await?;
+            Ok(HoldOutcome::Created(reservation, body))
+        })
+    }
+
+    async fn replay(&self, sub: &str, key: &str, hash: &str) -> Result<HoldOutcome, StoreError> {
+        self.idempotent_answer(sub, key, hash)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The stored answer to an `Idempotency-Key` of `sub`: a replay when `hash` matches the
+    /// first request's, `KeyReused` when not; `None` for a new key.
+    pub async fn idempotent_answer(
+        &self,
+        sub: &str,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<HoldOutcome>, StoreError> {
+        let row = on_pool!(self, write, |p| {
+            sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                .bind(sub.to_owned())
+                .bind(key.to_owned())
+                .fetch_optional(p)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<String, _>(2)?)))
+                .transpose()
+        })?;
+        Ok(row.map(|(stored, status, body)| {
+            if stored == hash {
+                HoldOutcome::Replay {
+                    status: u16::try_from(status).unwrap_or(201),
+                    body,
+                }
+            } else {
+                HoldOutcome::KeyReused
+            }
+        }))
+    }
+
+    /// A reservation by id, or by code when `code` is true.
+    pub async fn reservation(&self, key: &str, code: bool) -> Result<Reservation, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM reservations WHERE {} = $1",
+            if code { "code" } else { "id" }
+        );
+        let row: ReservationRow = on_pool!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(key.to_owned())
+                .fetch_optional(p)
+                .await
+        })?
+        .ok_or(StoreError::NotFound)?;
+        row.into_reservation()
+    }
+
+    /// Reservations matching `filter` in projects `scope` allows, newest first.
+    pub async fn reservations(
+        &self,
+        filter: &ReservationFilter,
+        scope: &ProjectScope,
+        limit: usize,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        if let ProjectScope::Only(set) = scope
+            && set.is_empty()
+        {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ReservationRow> = on_pool!(self, read, |p| {
+            let mut qb =
+                QueryBuilder::new(format!("SELECT {COLUMNS} FROM reservations WHERE 1 = 1"));
+            if let Some(s) = filter.status {
+                qb.push(" AND status = ").push_bind(s.as_str());
+            }
+            for (column, value) in [
+                ("project", &filter.project),
+                ("box_id", &filter.box_id),
+                ("code", &filter.code),
+                ("external_ref", &filter.external_ref),
+            ] {
+                if let Some(v) = value {
+                    qb.push(format!(" AND {column} = ")).push_bind(v.clone());
+                }
+            }
+            if let Some(t) = filter.created_from {
+                qb.push(" AND created_at >= ")
+                    .push_bind(t.timestamp_micros());
+            }
+            if let Some(t) = filter.created_to {
+                qb.push(" AND created_at <= ")
+                    .push_bind(t.timestamp_micros());
+            }
+            if let ProjectScope::Only(set) = scope {
+                qb.push(" AND project IN (");
+                let mut sep = qb.separated(", ");
+                for project in set {
+                    sep.push_bind(project.clone());
+                }
+                qb.push(")");
+            }
+            if let Some((at, id)) = &filter.after {
+                qb.push(" AND (created_at < ").push_bind(*at);
+                qb.push(" OR (created_at = ")
+                    .push_bind(*at)
+                    .push(" AND id < ")
+                    .push_bind(id.clone())
+                    .push("))");
+            }
+            qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                .push_bind(limit as i64);
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        rows.into_iter()
+            .map(ReservationRow::into_reservation)
+            .collect()
+    }
+
+    /// Applies a transition. An overdue pending reservation is expired first (and the
+    /// transition then refused). `creator`: only a reservation made by this `sub` may move.
+    pub async fn transition(
+        &self,
+        id: &str,
+        t: Transition,
+        creator: Option<&str>,
+    ) -> Result<(Reservation, Option<SplitterRef>), TransitionError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM reservations WHERE id = $1{}",
+            self.lock_suffix()
+        );
+        let at = now();
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let row: ReservationRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id.to_owned())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?
+                .ok_or(StoreError::NotFound)?;
+            let mut r = row.into_reservation()?;
+            if creator.is_some_and(|sub| sub != r.created_by) {
+                return Err(TransitionError::NotCreator);
+            }
+            let overdue = r.status == Status::Pending && r.expires_at.is_some_and(|e| e <= at);
+            if overdue {
+                expire_one!(tx, r.id.as_str(), at)?;
+                tx.commit().await.map_err(StoreError::from)?;
+                return Err(TransitionError::Invalid {
+                    action: t.as_str(),
+                    from: "expired",
+                    freed: Some(r.splitter_ref()),
+                });
+            }
+            let Some(next) = t.apply(r.status) else {
+                return Err(TransitionError::Invalid {
+                    action: t.as_str(),
+                    from: r.status.as_str(),
+                    freed: None,
+                });
+            };
+            if next == r.status {
+                return Ok((r, None));
+            }
+            let at_us = at.timestamp_micros();
+            match next {
+                Status::Confirmed => {
+                    sqlx::query("UPDATE reservations SET status = 'confirmed', confirmed_at = $1, expires_at = NULL WHERE id = $2")
+                        .bind(at_us)
+                        .bind(r.id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from)?;
+                    r.confirmed_at = Some(at);
+                    r.expires_at = None;
+                }
+                Status::Cancelled | Status::Installed => {
+                    if next == Status::Installed {
+                        // The customer now occupies the port in the inventory itself.
+                        let s =
+                            sqlx::query("SELECT ports, used_ports FROM splitters WHERE id = $1")
+                                .bind(r.splitter_id.clone())
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(StoreError::from)?;
+                        let ports =
+                            u32::try_from(s.try_get::<i64, _>(0).map_err(StoreError::from)?)
+                                .unwrap_or(0);
+                        let text: String = s.try_get(1).map_err(StoreError::from)?;
+                        let mut used = Ports::from_text(ports, &text)
+                            .map(|p| p.used().to_vec())
+                            .unwrap_or_default();
+                        if !used.contains(&r.port) && r.port <= ports {
+                            used.push(r.port);
+                        }
+                        let used = Ports::with_used_ports(ports, &used)
+                            .map_err(|e| StoreError::Other(e.into()))?;
+                        sqlx::query(
+                            "UPDATE splitters SET used = $1, used_ports = $2 WHERE id = $3",
+                        )
+                        .bind(used.used().len() as i64)
+                        .bind(used.used_to_text())
+                        .bind(r.splitter_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from)?;
+                    }
+                    sqlx::query(
+                        "UPDATE reservations SET status = $1, closed_at = $2 WHERE id = $3",
+                    )
+                    .bind(next.as_str())
+                    .bind(at_us)
+                    .bind(r.id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+                    r.closed_at = Some(at);
+                }
+                Status::Pending | Status::Expired => unreachable!("no transition leads here"),
+            }
+            tx.commit().await.map_err(StoreError::from)?;
+            r.status = next;
+            let changed = r.splitter_ref();
+            Ok((r, Some(changed)))
+        })
+    }
+
+    /// Expires up to `batch` overdue pending reservations (erasing their personal data);
+    /// returns the splitters whose ports were freed.
+    pub async fn expire_due(&self, batch: usize) -> Result<Vec<SplitterRef>, StoreError> {
+        let at = now();
+        let skip_locked = if matches!(self, Store::Postgres { .. }) {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id, project, box_id, splitter_id FROM reservations \
+             WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2{skip_locked}"
+        );
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(at.timestamp_micros())
+                .bind(batch as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut freed = Vec::with_capacity(due.len());
+            for r in due {
+                let id: String = r.try_get(0)?;
+                expire_one!(tx, id, at)?;
+                freed.push(SplitterRef {
+                    project: r.try_get(1)?,
+                    box_id: r.try_get(2)?,
+                    splitter_id: r.try_get(3)?,
+                });
+            }
+            tx.commit().await?;
+            Ok(freed)
+        })
+    }
+
+    /// Forgets idempotency keys older than `before`.
+    pub async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, write, |p| {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(before.timestamp_micros())
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// The free ports of one attendance splitter now, with its box and project.
+    pub async fn splitter_free(
+        &self,
+        splitter_id: &str,
+    ) -> Result<Option<(SplitterRef, u32)>, StoreError> {
+        let row = on_pool!(self, write, |p| {
+            sqlx::query(
+                "SELECT b.project, s.box_id, s.ports, s.used, \
+                   (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
+                 FROM splitters s JOIN boxes b ON b.id = s.box_id WHERE s.id = $1 AND s.kind = 'attendance'",
+            )
+            .bind(splitter_id.to_owned())
+            .fetch_optional(p)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                let free = free_ports(
+                    u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
+                    u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
+                    u32::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
+                );
+                Ok((SplitterRef { project: r.try_get(0)?, box_id: r.try_get(1)?, splitter_id: splitter_id.to_owned() }, free))
+            })
+            .transpose()
+        })?;
+        Ok(row)
+    }
+
+    /// Row-lock suffix for reads that precede a write in the same transaction (SQLite's
+    /// `BEGIN IMMEDIATE` already holds the only write lock).
+    fn lock_suffix(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "",
+            Store::Postgres { .. } => " FOR UPDATE",
+        }
+    }
+}
+
+impl Reservation {
+    fn splitter_ref(&self) -> SplitterRef {
+        SplitterRef {
+            project: self.project.clone(),
+            box_id: self.box_id.clone(),
+            splitter_id: self.splitter_id.clone(),
+        }
+    }
+}

@@ -109,7 +109,7 @@ impl App {
             match self.store.hold(&hold).await? {
                 HoldOutcome::Created(r, body) => {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
-                    self.refresh_splitters(&[r.splitter_id.clone()]).await;
+                    self.refresh_splitters(std::slice::from_ref(&r.splitter_id)).await;
                     return Ok(Reserved { status: 201, body });
                 }
                 // The index was behind the store: bring this box up to date, try the next.

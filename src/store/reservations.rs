@@ -126,7 +126,7 @@ pub struct NewHold {
 /// What placing a hold came to.
 #[derive(Debug)]
 pub enum HoldOutcome {
-    Created(Reservation, String),
+    Created(Box<Reservation>, String),
     /// The box has no free attendance port (any more).
     NoFreePort,
     /// The key was used before with this body: the first answer again.
@@ -321,7 +321,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
-            Ok(HoldOutcome::Created(reservation, body))
+            Ok(HoldOutcome::Created(Box::new(reservation), body))
         })
     }
 

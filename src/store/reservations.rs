@@ -339,7 +339,7 @@ impl Store {
         key: &str,
         hash: &str,
     ) -> Result<Option<HoldOutcome>, StoreError> {
-        let row = on_pool!(self, write, |p| {
+        let row = on_pool!(self, read, |p| {
             sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
                 .bind(sub.to_owned())
                 .bind(key.to_owned())
@@ -596,7 +596,7 @@ impl Store {
         &self,
         splitter_id: &str,
     ) -> Result<Option<(SplitterRef, u32)>, StoreError> {
-        let row = on_pool!(self, write, |p| {
+        let row = on_pool!(self, read, |p| {
             sqlx::query(
                 "SELECT b.project, s.box_id, s.ports, s.used, \
                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \

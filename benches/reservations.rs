@@ -1,0 +1,125 @@
+//! Durable reservations per second with concurrent clients, and `/feasibility` latency while
+//! they run. Starts the real service in-process on SQLite (and PostgreSQL when
+//! `TEST_DATABASE_URL` is set) with a network of many free ports.
+//!
+//! `cargo bench --bench reservations` (10 s per engine, 8 clients);
+//! `BENCH_SECONDS`, `BENCH_CLIENTS` change that. Under `cargo test` it runs a 1 s smoke.
+
+use ftth_feasibility::auth::{Scope, TokenKeys};
+use ftth_feasibility::config::{Config, Secret};
+use ftth_feasibility::demo::{CITIES, network};
+use ftth_feasibility::domain::import::ImportMode;
+use ftth_feasibility::startup::Application;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-secret-0123456789abcdefghij";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: url,
+        jwt_secret: Some(Secret::new(SECRET)),
+        ..Config::default()
+    };
+    let keys = TokenKeys::hs256(SECRET.as_bytes());
+    let application = Application::build(&config, keys.clone()).await.expect("the service starts");
+    let app = application.app();
+    let city = &CITIES[0];
+    app.import(city.project, &network(city, 20_000, 7), ImportMode::Upsert).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let handle = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    let token = keys.mint("bench", &["*".into()], &Scope::ALL.map(|s| s.as_str().to_owned()), 3600);
+    let client = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let created = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, base, token, stop, created, refused) =
+            (client.clone(), base.clone(), token.clone(), stop.clone(), created.clone(), refused.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = c as u64;
+            while !stop.load(Ordering::Relaxed) {
+                // Addresses spread over the city: clients rarely want the same box.
+                i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let (dn, de) = (((i >> 20) % 4000) as f64 - 2000.0, ((i >> 40) % 4000) as f64 - 2000.0);
+                let lat = city.lat + dn / 111_320.0;
+                let lon = city.lon + de / (111_320.0 * city.lat.to_radians().cos());
+                let body = json!({"lat": lat, "lon": lon, "radius_m": 500, "address": "Rua Bench 1", "customer": {"name": "Bench"}});
+                match client.post(format!("{base}/reservations")).bearer_auth(&token).json(&body).send().await {
+                    Ok(r) if r.status() == 201 => created.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => panic!("request failed: {e}"),
+                };
+            }
+        }));
+    }
+    // One more client asks feasibility questions meanwhile (200 a second) and times them.
+    let (fclient, fbase, ftoken, fstop) = (client.clone(), base.clone(), token.clone(), stop.clone());
+    let feasibility = tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        let body = json!({"lat": city.lat, "lon": city.lon, "plan_id": null, "radius_m": 500});
+        while !fstop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            let r = fclient.post(format!("{fbase}/feasibility")).bearer_auth(&ftoken).json(&body).send().await.unwrap();
+            let _ = r.bytes().await.unwrap();
+            latencies.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(5).saturating_sub(started.elapsed())).await;
+        }
+        latencies
+    });
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies = feasibility.await.unwrap();
+    latencies.sort();
+    let n = created.load(Ordering::Relaxed);
+    println!(
+        "{engine}: {clients} clients, {:.0} durable reservations/s ({n} in {elapsed:.1} s, {} refused); \
+         /feasibility during the load: {} requests, p50 {:.2} ms, p99 {:.2} ms",
+        n as f64 / elapsed,
+        refused.load(Ordering::Relaxed),
+        latencies.len(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+    );
+    handle.stop(true).await;
+}
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let seconds = if benching { env_or("BENCH_SECONDS", 10) } else { 1 };
+    let clients = env_or("BENCH_CLIENTS", 8) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(measure("sqlite", format!("sqlite://{}/bench.db", dir.path().display()), seconds, clients));
+    if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
+        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&base).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            measure("postgres", format!("{base}{sep}options=-c%20search_path%3D{schema}"), seconds, clients).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
+        });
+    }
+}

@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "bench-secret-0123456789abcdefghij";
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -36,22 +39,37 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
         ..Config::default()
     };
     let keys = TokenKeys::hs256(SECRET.as_bytes());
-    let application = Application::build(&config, keys.clone()).await.expect("the service starts");
+    let application = Application::build(&config, keys.clone())
+        .await
+        .expect("the service starts");
     let app = application.app();
     let city = &CITIES[0];
-    app.import(city.project, &network(city, 20_000, 7), ImportMode::Upsert).await.unwrap();
+    app.import(city.project, &network(city, 20_000, 7), ImportMode::Upsert)
+        .await
+        .unwrap();
     let base = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
-    let token = keys.mint("bench", &["*".into()], &Scope::ALL.map(|s| s.as_str().to_owned()), 3600);
+    let token = keys.mint(
+        "bench",
+        &["*".into()],
+        &Scope::ALL.map(|s| s.as_str().to_owned()),
+        3600,
+    );
     let client = reqwest::Client::new();
     let stop = Arc::new(AtomicBool::new(false));
     let created = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, base, token, stop, created, refused) =
-            (client.clone(), base.clone(), token.clone(), stop.clone(), created.clone(), refused.clone());
+        let (client, base, token, stop, created, refused) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            stop.clone(),
+            created.clone(),
+            refused.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut i = c as u64;
             while !stop.load(Ordering::Relaxed) {
@@ -70,13 +88,20 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
         }));
     }
     // One more client asks feasibility questions meanwhile (200 a second) and times them.
-    let (fclient, fbase, ftoken, fstop) = (client.clone(), base.clone(), token.clone(), stop.clone());
+    let (fclient, fbase, ftoken, fstop) =
+        (client.clone(), base.clone(), token.clone(), stop.clone());
     let feasibility = tokio::spawn(async move {
         let mut latencies = Vec::new();
         let body = json!({"lat": city.lat, "lon": city.lon, "plan_id": null, "radius_m": 500});
         while !fstop.load(Ordering::Relaxed) {
             let started = Instant::now();
-            let r = fclient.post(format!("{fbase}/feasibility")).bearer_auth(&ftoken).json(&body).send().await.unwrap();
+            let r = fclient
+                .post(format!("{fbase}/feasibility"))
+                .bearer_auth(&ftoken)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let _ = r.bytes().await.unwrap();
             latencies.push(started.elapsed());
             tokio::time::sleep(Duration::from_millis(5).saturating_sub(started.elapsed())).await;
@@ -107,19 +132,43 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let seconds = if benching { env_or("BENCH_SECONDS", 10) } else { 1 };
+    let seconds = if benching {
+        env_or("BENCH_SECONDS", 10)
+    } else {
+        1
+    };
     let clients = env_or("BENCH_CLIENTS", 8) as usize;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    rt.block_on(measure("sqlite", format!("sqlite://{}/bench.db", dir.path().display()), seconds, clients));
+    rt.block_on(measure(
+        "sqlite",
+        format!("sqlite://{}/bench.db", dir.path().display()),
+        seconds,
+        clients,
+    ));
     if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
         let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
         rt.block_on(async {
             let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&pool)
+                .await
+                .unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
-            measure("postgres", format!("{base}{sep}options=-c%20search_path%3D{schema}"), seconds, clients).await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
+            measure(
+                "postgres",
+                format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                seconds,
+                clients,
+            )
+            .await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&pool)
+                .await
+                .unwrap();
         });
     }
 }

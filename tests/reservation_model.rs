@@ -46,12 +46,18 @@ struct Model {
 
 impl Model {
     fn holds(&self, key: (usize, usize)) -> Vec<u32> {
-        self.reservations.iter().filter(|r| r.1 == key && matches!(r.3, "pending" | "confirmed")).map(|r| r.2).collect()
+        self.reservations
+            .iter()
+            .filter(|r| r.1 == key && matches!(r.3, "pending" | "confirmed"))
+            .map(|r| r.2)
+            .collect()
     }
 
     fn free(&self, key: (usize, usize)) -> u32 {
         let (ports, used) = &self.splitters[&key];
-        ports.saturating_sub(used.len() as u32).saturating_sub(self.holds(key).len() as u32)
+        ports
+            .saturating_sub(used.len() as u32)
+            .saturating_sub(self.holds(key).len() as u32)
     }
 
     /// Where the next hold on a box goes, if anywhere.
@@ -99,8 +105,21 @@ fn batch(model: &Model, only: Option<usize>) -> ImportBatch {
                 ports: Ports::with_used_ports(*ports, used).unwrap(),
             })
             .collect();
-        let status = if model.deployed[b] { BoxStatus::Deployed } else { BoxStatus::InProject };
-        out.boxes.push((b, NetBox { id: box_id(b), name: box_id(b), status, location: at(b), splitters }));
+        let status = if model.deployed[b] {
+            BoxStatus::Deployed
+        } else {
+            BoxStatus::InProject
+        };
+        out.boxes.push((
+            b,
+            NetBox {
+                id: box_id(b),
+                name: box_id(b),
+                status,
+                location: at(b),
+                splitters,
+            },
+        ));
     }
     out
 }
@@ -108,21 +127,54 @@ fn batch(model: &Model, only: Option<usize>) -> ImportBatch {
 async fn check(app: &App, model: &Model) {
     for (&(b, s), (ports, _)) in &model.splitters {
         let detail = app.store.box_detail(&box_id(b)).await.unwrap();
-        let sd = detail.splitters.iter().find(|x| x.id == splitter_id(b, s)).unwrap();
-        assert_eq!(sd.holds as usize, model.holds((b, s)).len(), "holds of {}", sd.id);
+        let sd = detail
+            .splitters
+            .iter()
+            .find(|x| x.id == splitter_id(b, s))
+            .unwrap();
+        assert_eq!(
+            sd.holds as usize,
+            model.holds((b, s)).len(),
+            "holds of {}",
+            sd.id
+        );
         assert_eq!(sd.free, model.free((b, s)), "free of {}", sd.id);
         assert!(sd.used + sd.holds <= *ports || sd.free == 0);
     }
     // The index agrees (what feasibility shows).
     for b in 0..3 {
-        let req = FeasibilityRequest { lat: Some(at(b).lat()), lon: Some(at(b).lon()), radius_m: Some(1.0), ..Default::default() };
+        let req = FeasibilityRequest {
+            lat: Some(at(b).lat()),
+            lon: Some(at(b).lon()),
+            radius_m: Some(1.0),
+            ..Default::default()
+        };
         let out = app.feasibility(&req, &ProjectScope::All).unwrap();
-        let shown: u32 = out.answer.candidates.iter().filter(|c| c.box_id == box_id(b)).map(|c| c.free_ports).sum();
-        let expected: u32 = if model.deployed[b] { model.splitters.range((b, 0)..(b + 1, 0)).map(|(k, _)| model.free(*k)).sum() } else { 0 };
+        let shown: u32 = out
+            .answer
+            .candidates
+            .iter()
+            .filter(|c| c.box_id == box_id(b))
+            .map(|c| c.free_ports)
+            .sum();
+        let expected: u32 = if model.deployed[b] {
+            model
+                .splitters
+                .range((b, 0)..(b + 1, 0))
+                .map(|(k, _)| model.free(*k))
+                .sum()
+        } else {
+            0
+        };
         assert_eq!(shown, expected, "index free ports of box {b}");
     }
     // No port held twice.
-    let mut live: Vec<_> = model.reservations.iter().filter(|r| matches!(r.3, "pending" | "confirmed")).map(|r| (r.1, r.2)).collect();
+    let mut live: Vec<_> = model
+        .reservations
+        .iter()
+        .filter(|r| matches!(r.3, "pending" | "confirmed"))
+        .map(|r| (r.1, r.2))
+        .collect();
     let n = live.len();
     live.sort();
     live.dedup();
@@ -132,29 +184,57 @@ async fn check(app: &App, model: &Model) {
 async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
     let store = Store::connect(&url, PoolOptions::default()).await.unwrap();
     let url = url.as_str();
-    let app = App::start(store, TokenKeys::hs256(b"model-test-secret-0123456789"), &Settings::default()).await.unwrap();
-    let mut model = Model { splitters: BTreeMap::new(), deployed: [true, true, false], reservations: Vec::new() };
+    let app = App::start(
+        store,
+        TokenKeys::hs256(b"model-test-secret-0123456789"),
+        &Settings::default(),
+    )
+    .await
+    .unwrap();
+    let mut model = Model {
+        splitters: BTreeMap::new(),
+        deployed: [true, true, false],
+        reservations: Vec::new(),
+    };
     for (i, (ports, used)) in initial.into_iter().enumerate() {
         let used = used.min(ports);
-        model.splitters.insert((i / 2, i % 2), (ports, (1..=used).collect()));
+        model
+            .splitters
+            .insert((i / 2, i % 2), (ports, (1..=used).collect()));
     }
-    app.import("m", &batch(&model, None), ImportMode::Upsert).await.unwrap();
+    app.import("m", &batch(&model, None), ImportMode::Upsert)
+        .await
+        .unwrap();
     check(&app, &model).await;
     for op in ops {
         match op {
             Op::Create(b) => {
                 let req: ReservationRequest = serde_json::from_value(serde_json::json!({
                     "lat": at(b).lat(), "lon": at(b).lon(), "radius_m": 50, "box_id": box_id(b),
-                    "address": "Rua Modelo 1", "customer": {"name": "Model"}})).unwrap();
+                    "address": "Rua Modelo 1", "customer": {"name": "Model"}}))
+                .unwrap();
                 let got = app.reserve(&req, "model", &ProjectScope::All, None).await;
                 match (model.next_port(b), got) {
                     (Some((key, port)), Ok(r)) => {
                         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-                        assert_eq!((v["splitter_id"].as_str().unwrap(), v["port"].as_u64().unwrap()), (splitter_id(key.0, key.1).as_str(), u64::from(port)));
-                        model.reservations.push((v["id"].as_str().unwrap().to_owned(), key, port, "pending"));
+                        assert_eq!(
+                            (
+                                v["splitter_id"].as_str().unwrap(),
+                                v["port"].as_u64().unwrap()
+                            ),
+                            (splitter_id(key.0, key.1).as_str(), u64::from(port))
+                        );
+                        model.reservations.push((
+                            v["id"].as_str().unwrap().to_owned(),
+                            key,
+                            port,
+                            "pending",
+                        ));
                     }
                     (None, Err(_)) => {}
-                    (expected, got) => panic!("create on box {b}: model {expected:?}, service {got:?}"),
+                    (expected, got) => {
+                        panic!("create on box {b}: model {expected:?}, service {got:?}")
+                    }
                 }
             }
             Op::Move(i, t) if !model.reservations.is_empty() => {
@@ -166,7 +246,9 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
                     (Transition::Complete, "confirmed") => Some("installed"),
                     _ => None,
                 };
-                let got = app.transition(&model.reservations[i].0.clone(), t, None).await;
+                let got = app
+                    .transition(&model.reservations[i].0.clone(), t, None)
+                    .await;
                 match (expected, got) {
                     (Some(status), Ok(r)) => {
                         assert_eq!(r.status.as_str(), status);
@@ -192,7 +274,11 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
                 if model.reservations[i].3 == "pending" {
                     model.reservations[i].3 = "expired";
                 }
-                let r = app.store.reservation(&model.reservations[i].0, false).await.unwrap();
+                let r = app
+                    .store
+                    .reservation(&model.reservations[i].0, false)
+                    .await
+                    .unwrap();
                 assert_eq!(r.status.as_str(), model.reservations[i].3);
                 if r.status.as_str() == "expired" {
                     assert!(r.customer.is_none() && r.address.is_none());
@@ -201,7 +287,9 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
             Op::Import(b, s, used) => {
                 if let Some((ports, u)) = model.splitters.get_mut(&(b, s)) {
                     *u = (1..=used.min(*ports)).collect();
-                    app.import("m", &batch(&model, Some(b)), ImportMode::Upsert).await.unwrap();
+                    app.import("m", &batch(&model, Some(b)), ImportMode::Upsert)
+                        .await
+                        .unwrap();
                 }
             }
             Op::Move(..) | Op::Expire(_) => {}

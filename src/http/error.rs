@@ -167,8 +167,8 @@ impl From<StoreError> for ApiError {
                 items,
             },
             StoreError::Invalid(invalid) => Self::Validation(invalid),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
+            e if e.is_unavailable() => {
+                tracing::warn!(error = ?e, "database unavailable");
                 Self::Unavailable
             }
             other => Self::Internal(other.into()),

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod hold_queue;
 mod reservations;
 pub use reservations::{ReserveError, Reserved};
 
@@ -45,6 +46,7 @@ pub struct App {
     settings: ArcSwap<Settings>,
     /// Serialises index rebuilds of a project with the writes that precede them.
     pub(crate) reload: tokio::sync::Mutex<()>,
+    holds: hold_queue::HoldQueue,
 }
 
 impl App {
@@ -56,6 +58,7 @@ impl App {
     ) -> Result<Self, StoreError> {
         let settings = store.init_settings(first).await?;
         let app = Self {
+            holds: hold_queue::HoldQueue::start(store.clone()),
             store,
             index: Index::new(),
             keys,

@@ -106,10 +106,11 @@ impl App {
                 ttl_s: settings.reservation_ttl_s,
                 idempotency: idempotency.clone(),
             };
-            match self.store.hold(&hold).await? {
+            match self.holds.hold(hold).await? {
                 HoldOutcome::Created(r, body) => {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
-                    self.refresh_splitters(std::slice::from_ref(&r.splitter_id)).await;
+                    self.refresh_splitters(std::slice::from_ref(&r.splitter_id))
+                        .await;
                     return Ok(Reserved { status: 201, body });
                 }
                 // The index was behind the store: bring this box up to date, try the next.

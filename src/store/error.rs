@@ -21,6 +21,20 @@ pub enum StoreError {
     Config(String),
     #[error("database error")]
     Other(#[source] anyhow::Error),
+    /// One failure shared by every request of a batch.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed (the database is down or overloaded).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Shared(inner) => inner.is_unavailable(),
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

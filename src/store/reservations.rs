@@ -178,157 +178,151 @@ pub struct SplitterRef {
 }
 
 impl Store {
-    /// Holds the lowest free port of the box's attendance splitters (in id order).
-    pub async fn hold(&self, new: &NewHold) -> Result<HoldOutcome, StoreError> {
-        let lock = self.lock_suffix();
+    /// Places holds in one write transaction (one commit, one sync to disk, for the lot):
+    /// each takes the lowest free port of its box's attendance splitters, in id order, as
+    /// the store sees them after the holds before it.
+    pub async fn hold_many(&self, holds: &[NewHold]) -> Result<Vec<HoldOutcome>, StoreError> {
+        let lock = match self {
+            Store::Sqlite { .. } => "",
+            Store::Postgres { .. } => " FOR UPDATE OF s",
+        };
+        let sql = format!(
+            "SELECT s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
+             LEFT JOIN reservations r ON r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
+             WHERE s.box_id = $1 AND s.kind = 'attendance' ORDER BY s.id, r.port{lock}"
+        );
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
-            if let Some((key, hash)) = &new.idempotency {
-                let seen = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+            let mut outcomes = Vec::with_capacity(holds.len());
+            for new in holds {
+                if let Some((key, hash)) = &new.idempotency {
+                    let seen = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                        .bind(new.created_by.clone())
+                        .bind(key.clone())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(r) = seen {
+                        outcomes.push(stored_answer(
+                            r.try_get(0)?,
+                            hash,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                        ));
+                        continue;
+                    }
+                }
+                // The box's attendance splitters with their held ports (locked on PostgreSQL).
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(new.box_id.clone())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut splitters: Vec<(String, u32, u32, String, Vec<u32>)> = Vec::new();
+                for r in rows {
+                    let id: String = r.try_get(0)?;
+                    if splitters.last().is_none_or(|s| s.0 != id) {
+                        let ports = u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0);
+                        let used = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(ports);
+                        splitters.push((id, ports, used, r.try_get(3)?, Vec::new()));
+                    }
+                    if let Some(port) = r.try_get::<Option<i64>, _>(4)? {
+                        splitters
+                            .last_mut()
+                            .expect("pushed above")
+                            .4
+                            .push(port as u32);
+                    }
+                }
+                let chosen =
+                    splitters
+                        .into_iter()
+                        .find_map(|(id, ports, used, used_ports, held)| {
+                            if free_ports(ports, used, held.len() as u32) == 0 {
+                                return None;
+                            }
+                            let used_ports = Ports::from_text(ports, &used_ports)
+                                .map(|p| p.used().to_vec())
+                                .unwrap_or_default();
+                            lowest_free_port(ports, &used_ports, &held).map(|port| (id, port))
+                        });
+                let Some((splitter_id, port)) = chosen else {
+                    outcomes.push(HoldOutcome::NoFreePort);
+                    continue;
+                };
+                let reservation = new_reservation(new, splitter_id, port);
+                // A new code until one is free (40 random bits: a retry is rare).
+                let mut reservation = reservation;
+                loop {
+                    reservation.code = new_code(&mut rand::rng());
+                    let customer =
+                        serde_json::to_string(&reservation.customer).expect("customer serialises");
+                    let done = sqlx::query(
+                        "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
+                           lat, lon, address, customer, external_ref, created_by, created_at, expires_at) \
+                         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                         ON CONFLICT (code) DO NOTHING",
+                    )
+                    .bind(reservation.id.clone())
+                    .bind(reservation.code.clone())
+                    .bind(reservation.project.clone())
+                    .bind(reservation.box_id.clone())
+                    .bind(reservation.splitter_id.clone())
+                    .bind(i64::from(reservation.port))
+                    .bind(reservation.distance_m)
+                    .bind(reservation.plan_id.clone())
+                    .bind(tags_to_text(&reservation.tags))
+                    .bind(reservation.location.lat)
+                    .bind(reservation.location.lon)
+                    .bind(reservation.address.clone())
+                    .bind(customer)
+                    .bind(reservation.external_ref.clone())
+                    .bind(reservation.created_by.clone())
+                    .bind(reservation.created_at.timestamp_micros())
+                    .bind(reservation.expires_at.map(|t| t.timestamp_micros()))
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 1 {
+                        break;
+                    }
+                }
+                let body = serde_json::to_string(&reservation).expect("reservations serialise");
+                if let Some((key, hash)) = &new.idempotency {
+                    let stored = sqlx::query(
+                        "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) \
+                         VALUES ($1, $2, $3, 201, $4, $5) ON CONFLICT (sub, key) DO NOTHING",
+                    )
                     .bind(new.created_by.clone())
                     .bind(key.clone())
-                    .fetch_optional(&mut *tx)
+                    .bind(hash.clone())
+                    .bind(body.clone())
+                    .bind(reservation.created_at.timestamp_micros())
+                    .execute(&mut *tx)
                     .await?;
-                if let Some(r) = seen {
-                    let stored: String = r.try_get(0)?;
-                    if &stored != hash {
-                        return Ok(HoldOutcome::KeyReused);
+                    if stored.rows_affected() == 0 {
+                        // A concurrent request with the same key got there first: take ours
+                        // back and answer as it was answered.
+                        sqlx::query("DELETE FROM reservations WHERE id = $1")
+                            .bind(reservation.id.clone())
+                            .execute(&mut *tx)
+                            .await?;
+                        let r = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                            .bind(new.created_by.clone())
+                            .bind(key.clone())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        outcomes.push(stored_answer(
+                            r.try_get(0)?,
+                            hash,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                        ));
+                        continue;
                     }
-                    return Ok(HoldOutcome::Replay {
-                        status: u16::try_from(r.try_get::<i64, _>(1)?).unwrap_or(201),
-                        body: r.try_get(2)?,
-                    });
                 }
-            }
-            let sql = format!(
-                "SELECT id, ports, used, used_ports FROM splitters WHERE box_id = $1 AND kind = 'attendance' ORDER BY id{lock}"
-            );
-            let splitters = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(new.box_id.clone())
-                .fetch_all(&mut *tx)
-                .await?;
-            let held = sqlx::query("SELECT splitter_id, port FROM reservations WHERE box_id = $1 AND status IN ('pending', 'confirmed')")
-                .bind(new.box_id.clone())
-                .fetch_all(&mut *tx)
-                .await?;
-            let held: Vec<(String, i64)> = held
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, sqlx::Error>>()?;
-            let mut chosen = None;
-            for s in &splitters {
-                let id: String = s.try_get(0)?;
-                let (ports, used): (i64, i64) = (s.try_get(1)?, s.try_get(2)?);
-                let ports = u32::try_from(ports).unwrap_or(0);
-                let used_ports = Ports::from_text(ports, s.try_get(3)?)
-                    .map(|p| p.used().to_vec())
-                    .unwrap_or_default();
-                let holds: Vec<u32> = held
-                    .iter()
-                    .filter(|(sid, _)| sid == &id)
-                    .map(|(_, p)| *p as u32)
-                    .collect();
-                if free_ports(
-                    ports,
-                    u32::try_from(used).unwrap_or(ports),
-                    holds.len() as u32,
-                ) == 0
-                {
-                    continue;
-                }
-                if let Some(port) = lowest_free_port(ports, &used_ports, &holds) {
-                    chosen = Some((id, port));
-                    break;
-                }
-            }
-            let Some((splitter_id, port)) = chosen else {
-                return Ok(HoldOutcome::NoFreePort);
-            };
-            let created_at = now();
-            let mut reservation = Reservation {
-                id: uuid::Uuid::now_v7().to_string(),
-                code: String::new(),
-                status: Status::Pending,
-                project: new.project.clone(),
-                box_id: new.box_id.clone(),
-                splitter_id,
-                port,
-                distance_m: new.distance_m,
-                plan_id: new.plan_id.clone(),
-                tags: new.tags.clone(),
-                location: new.location,
-                address: Some(new.address.clone()),
-                customer: Some(new.customer.clone()),
-                external_ref: new.external_ref.clone(),
-                created_by: new.created_by.clone(),
-                created_at,
-                expires_at: Some(created_at + chrono::Duration::seconds(new.ttl_s)),
-                confirmed_at: None,
-                closed_at: None,
-            };
-            // A new code until one is free (40 random bits: a retry is rare).
-            loop {
-                reservation.code = new_code(&mut rand::rng());
-                let customer =
-                    serde_json::to_string(&reservation.customer).expect("customer serialises");
-                let done = sqlx::query(
-                    "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
-                       lat, lon, address, customer, external_ref, created_by, created_at, expires_at) \
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                     ON CONFLICT (code) DO NOTHING",
-                )
-                .bind(reservation.id.clone())
-                .bind(reservation.code.clone())
-                .bind(reservation.project.clone())
-                .bind(reservation.box_id.clone())
-                .bind(reservation.splitter_id.clone())
-                .bind(i64::from(reservation.port))
-                .bind(reservation.distance_m)
-                .bind(reservation.plan_id.clone())
-                .bind(tags_to_text(&reservation.tags))
-                .bind(reservation.location.lat)
-                .bind(reservation.location.lon)
-                .bind(reservation.address.clone())
-                .bind(customer)
-                .bind(reservation.external_ref.clone())
-                .bind(reservation.created_by.clone())
-                .bind(created_at.timestamp_micros())
-                .bind(reservation.expires_at.map(|t| t.timestamp_micros()))
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    break;
-                }
-            }
-            let body = serde_json::to_string(&reservation).expect("reservations serialise");
-            if let Some((key, hash)) = &new.idempotency {
-                let stored = sqlx::query(
-                    "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) \
-                     VALUES ($1, $2, $3, 201, $4, $5) ON CONFLICT (sub, key) DO NOTHING",
-                )
-                .bind(new.created_by.clone())
-                .bind(key.clone())
-                .bind(hash.clone())
-                .bind(body.clone())
-                .bind(created_at.timestamp_micros())
-                .execute(&mut *tx)
-                .await?;
-                if stored.rows_affected() == 0 {
-                    // A concurrent request with the same key committed first: undo ours and
-                    // answer as it did.
-                    tx.rollback().await?;
-                    return self.replay(&new.created_by, key, hash).await;
-                }
+                outcomes.push(HoldOutcome::Created(Box::new(reservation), body));
             }
             tx.commit().await?;
-            Ok(HoldOutcome::Created(Box::new(reservation), body))
+            Ok(outcomes)
         })
-    }
-
-    async fn replay(&self, sub: &str, key: &str, hash: &str) -> Result<HoldOutcome, StoreError> {
-        self.idempotent_answer(sub, key, hash)
-            .await?
-            .ok_or(StoreError::NotFound)
     }
 
     /// The stored answer to an `Idempotency-Key` of `sub`: a replay when `hash` matches the
@@ -625,6 +619,44 @@ impl Store {
             Store::Sqlite { .. } => "",
             Store::Postgres { .. } => " FOR UPDATE",
         }
+    }
+}
+
+/// A stored idempotent answer, for a request whose body hashes to `hash`.
+fn stored_answer(stored_hash: String, hash: &str, status: i64, body: String) -> HoldOutcome {
+    if stored_hash == hash {
+        HoldOutcome::Replay {
+            status: u16::try_from(status).unwrap_or(201),
+            body,
+        }
+    } else {
+        HoldOutcome::KeyReused
+    }
+}
+
+/// The pending reservation a hold creates (its code is drawn at insert time).
+fn new_reservation(new: &NewHold, splitter_id: String, port: u32) -> Reservation {
+    let created_at = now();
+    Reservation {
+        id: uuid::Uuid::now_v7().to_string(),
+        code: String::new(),
+        status: Status::Pending,
+        project: new.project.clone(),
+        box_id: new.box_id.clone(),
+        splitter_id,
+        port,
+        distance_m: new.distance_m,
+        plan_id: new.plan_id.clone(),
+        tags: new.tags.clone(),
+        location: new.location,
+        address: Some(new.address.clone()),
+        customer: Some(new.customer.clone()),
+        external_ref: new.external_ref.clone(),
+        created_by: new.created_by.clone(),
+        created_at,
+        expires_at: Some(created_at + chrono::Duration::seconds(new.ttl_s)),
+        confirmed_at: None,
+        closed_at: None,
     }
 }
 

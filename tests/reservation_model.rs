@@ -269,7 +269,7 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
             Op::Expire(i) if !model.reservations.is_empty() => {
                 let i = i % model.reservations.len();
                 // Time passes for this reservation only.
-                backdate(&url, &model.reservations[i].0).await;
+                backdate(url, &model.reservations[i].0).await;
                 app.expire_overdue().await.unwrap();
                 if model.reservations[i].3 == "pending" {
                     model.reservations[i].3 = "expired";

@@ -188,7 +188,8 @@ impl Store {
         };
         let sql = format!(
             "SELECT s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
-             LEFT JOIN reservations r ON r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
+             LEFT JOIN reservations r \
+               ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
              WHERE s.box_id = $1 AND s.kind = 'attendance' ORDER BY s.id, r.port{lock}"
         );
         on_pool!(self, write, |p| {

@@ -125,7 +125,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let keys = TokenKeys::hs256(config.require_secret()?.expose().as_bytes());
     let app = Application::build(&config, keys).await?;
     tracing::info!(listen = %config.listen, port = app.port(), engine = app.app().store.engine(), "serving");
-    app.run_until_stopped().await?;
+    app.run_until_signalled().await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -228,6 +228,6 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
             "(the token is signed with a secret made for this run; set FEASIBILITY_JWT_SECRET to keep one)\n"
         );
     }
-    application.run_until_stopped().await?;
+    application.run_until_signalled().await?;
     Ok(())
 }

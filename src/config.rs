@@ -65,6 +65,9 @@ pub struct Config {
     /// Seconds a request waits for a database connection before answering 503.
     pub db_acquire_timeout_s: u64,
     pub log_format: LogFormat,
+    /// Networks (CIDR) allowed to call the API; empty allows everyone. `/healthz` and
+    /// `/readyz` stay open to all.
+    pub allowed_ips: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             max_connections: 16,
             db_acquire_timeout_s: 3,
             log_format: LogFormat::Human,
+            allowed_ips: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod index;
 pub mod jobs;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -1,31 +1,34 @@
-//! Builds the service: store, application state, HTTP server. Production and tests start it
-//! the same way.
+//! Builds the service: store, application state, scheduler, HTTP server. Production and
+//! tests start it the same way.
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::http::extract::BodyLimit;
+use crate::http::middleware::AllowedIps;
 use crate::http::{self, ApiError};
 use crate::service::App;
 use crate::store::{PoolOptions, Store};
-use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpServer, web};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{HttpServer, middleware::from_fn, web};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::time::Duration;
+use tokio_cron_scheduler::JobScheduler;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// How long in-flight requests may run on after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// A bound, ready-to-run service.
 pub struct Application {
     port: u16,
     server: Server,
     app: web::Data<App>,
-    scheduler: tokio_cron_scheduler::JobScheduler,
+    scheduler: JobScheduler,
 }
 
 impl Application {
-    /// Connects to the database (migrating it), loads the index and binds the listener.
+    /// Connects to the database (migrating it), loads the index, catches up on expiries,
+    /// starts the scheduler and binds the listener.
     pub async fn build(config: &Config, keys: TokenKeys) -> anyhow::Result<Self> {
         let store = Store::connect(
             &config.database_url,
@@ -45,8 +48,12 @@ impl Application {
                 .context("cannot load the service state")?,
         );
         // Catch up on what fell due while the service was down, then keep to the schedule.
-        if let Err(e) = app.expire_overdue().await {
-            tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
+        match app.expire_overdue().await {
+            Ok(released) => crate::metrics::expiry_run(true, released),
+            Err(e) => {
+                crate::metrics::expiry_run(false, 0);
+                tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
+            }
         }
         let scheduler = crate::jobs::start(app.clone(), &config.expiry_cron)
             .await
@@ -54,41 +61,27 @@ impl Application {
         Self::serve(config, app, scheduler)
     }
 
-    /// Binds the listener for an already started application.
     fn serve(
         config: &Config,
         app: web::Data<App>,
-        scheduler: tokio_cron_scheduler::JobScheduler,
+        scheduler: JobScheduler,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(app.keys.clone());
+        let allowed = web::Data::new(AllowedIps(config.allowed_ips.clone()));
+        let metrics = web::Data::new(crate::metrics::handle());
         let body_limit = BodyLimit(config.json_body_limit_bytes);
         let import_limit = http::inventory_limit(config.import_body_limit_bytes);
         let state = app.clone();
         let server = HttpServer::new(move || {
             actix_web::App::new()
-                .wrap_fn(|req, srv| {
-                    let id = request_id(req.headers().get(&REQUEST_ID));
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        let headers = res.headers_mut();
-                        headers.insert(REQUEST_ID, id);
-                        headers.insert(
-                            HeaderName::from_static("x-content-type-options"),
-                            HeaderValue::from_static("nosniff"),
-                        );
-                        headers.insert(
-                            HeaderName::from_static("cache-control"),
-                            HeaderValue::from_static("no-store"),
-                        );
-                        Ok(res)
-                    }
-                })
+                .wrap(from_fn(http::middleware::around))
                 .app_data(state.clone())
                 .app_data(keys.clone())
+                .app_data(allowed.clone())
+                .app_data(metrics.clone())
                 .app_data(body_limit)
                 .app_data(import_limit)
                 .configure(http::routes)
@@ -97,7 +90,8 @@ impl Application {
                 }))
         })
         .listen(listener)?
-        .shutdown_timeout(30)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .run();
         Ok(Self {
             port,
@@ -112,7 +106,7 @@ impl Application {
     }
 
     /// A handle to stop the server (tests restart it on the same database).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+    pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
@@ -120,24 +114,49 @@ impl Application {
         self.app.clone()
     }
 
-    /// Serves until SIGTERM / SIGINT (in-flight requests finish) or the server stops.
+    /// Serves until the server is stopped through its handle.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let result = (&mut self.server).await;
+        self.shut_down().await;
+        result
+    }
+
+    /// Serves until SIGTERM or SIGINT: readiness turns false, the listener closes, requests
+    /// in flight finish (up to 30 s), the scheduler stops, then this returns.
+    pub async fn run_until_signalled(mut self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            app.begin_shutdown();
+            handle.stop(true).await;
+        });
+        let result = (&mut self.server).await;
+        self.shut_down().await;
+        result
+    }
+
+    async fn shut_down(&mut self) {
+        self.app.begin_shutdown();
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!(error = %e, "scheduler did not stop cleanly");
         }
         self.app.store.close().await;
-        result
     }
 }
 
-/// The caller's request id when it is a sane header value, else a new one.
-fn request_id(given: Option<&HeaderValue>) -> HeaderValue {
-    given
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
-        .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .expect("a uuid is a header value")
-        })
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -37,6 +37,8 @@ pub enum ApiError {
     /// A 422 with its own code (not a field validation).
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    #[error("calls from this address are not allowed")]
+    ForbiddenAddress,
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("the service is not ready: {0}")]
@@ -54,6 +56,7 @@ impl ApiError {
             Self::Unauthenticated(TokenError::Expired) => "token_expired",
             Self::Unauthenticated(TokenError::Invalid) => "invalid_credentials",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::ForbiddenAddress => "forbidden_address",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -71,6 +74,7 @@ impl ApiError {
             Self::Validation(_) => "Validation failed",
             Self::Unauthenticated(_) => "Unauthenticated",
             Self::InsufficientScope(_) => "Insufficient scope",
+            Self::ForbiddenAddress => "Forbidden address",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
@@ -104,6 +108,8 @@ pub struct Problem<'a> {
     pub errors: Option<&'a [FieldError]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<&'a [serde_json::Value]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ResponseError for ApiError {
@@ -112,7 +118,7 @@ impl ResponseError for ApiError {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::ForbiddenAddress => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -141,6 +147,7 @@ impl ResponseError for ApiError {
                 Self::Conflict { items, .. } if !items.is_empty() => Some(items),
                 _ => None,
             },
+            request_id: super::middleware::current_request_id(),
         };
         let mut response = HttpResponse::build(status);
         response.content_type(PROBLEM_JSON);

@@ -5,6 +5,7 @@ pub mod extract;
 mod feasibility;
 mod health;
 mod inventory;
+pub mod middleware;
 mod plans;
 mod reservations;
 mod settings;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(resource("/feasibility").route(web::post().to(feasibility::feasibility)))
         .service(resource("/inventory/import").route(web::post().to(inventory::import)))
         .service(resource("/boxes").route(web::get().to(inventory::boxes_in_bbox)))

@@ -47,6 +47,7 @@ pub struct App {
     /// Serialises index rebuilds of a project with the writes that precede them.
     pub(crate) reload: tokio::sync::Mutex<()>,
     holds: hold_queue::HoldQueue,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -65,6 +66,7 @@ impl App {
             plans: ArcSwap::default(),
             settings: ArcSwap::from_pointee(settings),
             reload: tokio::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         };
         app.reload_plans().await?;
         app.reload_index().await?;
@@ -77,6 +79,7 @@ impl App {
         let started = Instant::now();
         let projects = self.store.load_index().await?;
         self.index.replace_all(projects);
+        crate::metrics::index_loaded(started.elapsed().as_secs_f64());
         tracing::info!(
             boxes = self.index.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -91,6 +94,16 @@ impl App {
             plans.into_iter().map(|p| (p.id.clone(), p)).collect(),
         ));
         Ok(())
+    }
+
+    /// From now on the service reports itself not ready (it is shutting down).
+    pub fn begin_shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn settings(&self) -> Settings {
@@ -127,6 +140,9 @@ impl App {
             radius_m: params.radius_m,
             tags,
             answer,
+        })
+        .inspect(|o| {
+            crate::metrics::feasibility_answer(o.answer.reason.map_or("feasible", |r| r.as_str()))
         })
     }
 

@@ -15,6 +15,8 @@ const CANDIDATES_TRIED: usize = 50;
 pub struct Reserved {
     pub status: u16,
     pub body: String,
+    /// The stored answer to an earlier request with the same `Idempotency-Key`.
+    pub replayed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,25 @@ impl App {
     /// `POST /reservations`: the feasibility rule now, then a hold on the nearest candidate
     /// (or on `box_id`) that the store confirms has a free port.
     pub async fn reserve(
+        &self,
+        req: &ReservationRequest,
+        sub: &str,
+        scope: &ProjectScope,
+        idempotency: Option<(String, String)>,
+    ) -> Result<Reserved, ReserveError> {
+        let result = self.reserve_now(req, sub, scope, idempotency).await;
+        crate::metrics::hold(match &result {
+            Ok(r) if r.replayed => "replayed",
+            Ok(_) => "created",
+            Err(ReserveError::NotFeasible(reason)) => reason.as_str(),
+            Err(ReserveError::KeyReused) => "key_reused",
+            Err(ReserveError::Invalid(_) | ReserveError::UnknownPlan(_)) => "invalid",
+            Err(ReserveError::Store(_)) => "error",
+        });
+        result
+    }
+
+    async fn reserve_now(
         &self,
         req: &ReservationRequest,
         sub: &str,
@@ -111,7 +132,11 @@ impl App {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
                     self.refresh_splitters(std::slice::from_ref(&r.splitter_id))
                         .await;
-                    return Ok(Reserved { status: 201, body });
+                    return Ok(Reserved {
+                        status: 201,
+                        body,
+                        replayed: false,
+                    });
                 }
                 // The index was behind the store: bring this box up to date, try the next.
                 HoldOutcome::NoFreePort => {
@@ -141,6 +166,7 @@ impl App {
             self.refresh_splitters(&[splitter_id]).await;
         }
         let (r, _) = result?;
+        crate::metrics::transition(t.as_str());
         tracing::info!(reservation = %r.id, transition = t.as_str(), status = r.status.as_str(), "reservation moved");
         Ok(r)
     }
@@ -193,9 +219,17 @@ impl App {
 
 fn replayed(answer: HoldOutcome) -> Result<Reserved, ReserveError> {
     match answer {
-        HoldOutcome::Replay { status, body } => Ok(Reserved { status, body }),
+        HoldOutcome::Replay { status, body } => Ok(Reserved {
+            status,
+            body,
+            replayed: true,
+        }),
         HoldOutcome::KeyReused => Err(ReserveError::KeyReused),
         HoldOutcome::NoFreePort => Err(ReserveError::NotFeasible(Reason::NoFreePorts)),
-        HoldOutcome::Created(_, body) => Ok(Reserved { status: 201, body }),
+        HoldOutcome::Created(_, body) => Ok(Reserved {
+            status: 201,
+            body,
+            replayed: false,
+        }),
     }
 }

@@ -104,6 +104,17 @@ impl Store {
         Ok(())
     }
 
+    /// Idle and open connections of the pools.
+    pub fn pool_usage(&self) -> (usize, usize) {
+        match self {
+            Store::Sqlite { write, read } => (
+                read.num_idle() + write.num_idle(),
+                (read.size() + write.size()) as usize,
+            ),
+            Store::Postgres { pool } => (pool.num_idle(), pool.size() as usize),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Store::Sqlite { write, read } => {

@@ -1,4 +1,6 @@
 use crate::helpers::*;
+#[allow(unused_imports)]
+use serde_json::json;
 
 on_both_engines!(
     every_response_carries_a_request_id,
@@ -36,3 +38,153 @@ on_both_engines!(readiness_reports_the_index, |app: TestApp| async move {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["boxes"], 6);
 });
+
+on_both_engines!(problems_carry_the_request_id, |app: TestApp| async move {
+    let res = app
+        .client
+        .post(format!("{}/feasibility", app.base))
+        .header("x-request-id", "trace-42")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["request_id"], "trace-42");
+    let r = app
+        .send("POST", "/feasibility", Some(&app.admin()), Some("{".into()))
+        .await;
+    assert_eq!(
+        Some(r.body["request_id"].as_str().unwrap().to_owned()),
+        r.request_id
+    );
+});
+
+on_both_engines!(
+    metrics_count_requests_by_route_pattern_and_answers_by_reason,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        app.get("/boxes/B-A", &app.admin()).await;
+        app.feasibility(serde_json::json!({"lat": 0, "lon": 0}))
+            .await;
+        app.feasibility(serde_json::json!({"lat": C.0, "lon": C.1}))
+            .await;
+        app.send("GET", "/no/such/thing", None, None).await;
+        let res = app
+            .client
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        for needle in [
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/boxes/{id}\",status=\"200\"",
+            "http_requests_total{method=\"POST\",route=\"/feasibility\",status=\"200\"}",
+            "route=\"unmatched\"",
+            "feasibility_answers_total{outcome=\"no_coverage\"}",
+            "feasibility_answers_total{outcome=\"feasible\"}",
+            "index_boxes ",
+            "service_ready 1",
+            "db_pool_connections{state=\"idle\"}",
+            "expiry_runs_total{result=\"ok\"}",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from /metrics");
+        }
+        // Labels never carry ids.
+        assert!(!text.contains("B-A") && !text.contains("/no/such/thing"));
+    }
+);
+
+on_both_engines!(only_allowed_networks_may_call, |app: TestApp| async move {
+    let app = app
+        .restart_with(|c| c.allowed_ips = vec!["10.0.0.0/8".parse().unwrap()])
+        .await;
+    app.get("/plans", &app.admin())
+        .await
+        .assert_problem(403, "forbidden_address");
+    assert_eq!(app.send("GET", "/healthz", None, None).await.status, 200);
+    let app = app
+        .restart_with(|c| {
+            c.allowed_ips = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+        })
+        .await;
+    assert_eq!(app.get("/plans", &app.admin()).await.status, 200);
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_503_and_the_service_recovers() {
+    // PostgreSQL behind a proxy the test can cut.
+    let Some(app) = spawn(Engine::Postgres).await else {
+        return;
+    };
+    let url = app.config.database_url.clone();
+    let parsed = url::Url::parse(&url).unwrap();
+    let target: std::net::SocketAddr = format!(
+        "{}:{}",
+        parsed.host_str().unwrap().replace("localhost", "127.0.0.1"),
+        parsed.port().unwrap_or(5432)
+    )
+    .parse()
+    .unwrap();
+    let proxy = Proxy::start(target).await;
+    let mut through = parsed.clone();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(proxy.port)).unwrap();
+    let app = app
+        .restart_with(|c| {
+            c.database_url = through.to_string();
+            c.db_acquire_timeout_s = 1;
+        })
+        .await
+        .with_fixture()
+        .await;
+    let admin = app.admin();
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let r = app
+        .post(
+            "/reservations",
+            &admin,
+            reservation_body(serde_json::json!({"box_id": "B-D"})),
+        )
+        .await;
+    r.assert_problem(503, "service_unavailable");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "a 503, not a hang"
+    );
+    app.get("/boxes/B-A", &admin)
+        .await
+        .assert_problem(503, "service_unavailable");
+    app.send("GET", "/readyz", None, None)
+        .await
+        .assert_problem(503, "not_ready");
+    // Feasibility answers from the index meanwhile.
+    let f = app
+        .feasibility(serde_json::json!({"lat": C.0, "lon": C.1}))
+        .await;
+    assert_eq!(f.status, 200);
+    assert_eq!(ids(&f), ["P2-A", "B-A", "B-D"]);
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let r = app
+            .post(
+                "/reservations",
+                &admin,
+                reservation_body(serde_json::json!({"box_id": "B-D"})),
+            )
+            .await;
+        if r.status == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        recovered,
+        "reservations work again once the database is back"
+    );
+    assert_eq!(app.send("GET", "/readyz", None, None).await.status, 200);
+}

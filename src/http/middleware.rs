@@ -1,0 +1,103 @@
+//! What every request goes through: the request id (taken or made, echoed in the response
+//! and in problem bodies), network access control, security headers, and the request
+//! metrics, recorded by route pattern.
+
+use super::ApiError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use ipnet::IpNet;
+use std::time::Instant;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request being handled (for problem bodies), if any.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Networks allowed to call the API (empty: everyone). Health probes are always open.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedIps(pub Vec<IpNet>);
+
+impl AllowedIps {
+    fn allows(&self, peer: Option<std::net::IpAddr>, path: &str) -> bool {
+        if self.0.is_empty() || matches!(path, "/healthz" | "/readyz") {
+            return true;
+        }
+        peer.is_some_and(|ip| self.0.iter().any(|net| net.contains(&ip)))
+    }
+}
+
+/// The caller's request id when it is a sane header value, else a new one.
+fn request_id(given: Option<&HeaderValue>) -> String {
+    given
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("cache-control", "no-store"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+pub async fn around(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = request_id(req.headers().get(&REQUEST_ID));
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let allowed = req
+        .app_data::<web::Data<AllowedIps>>()
+        .is_none_or(|a| a.allows(req.peer_addr().map(|a| a.ip()), req.path()));
+    let mut res = if allowed {
+        CURRENT_REQUEST_ID
+            .scope(id.clone(), next.call(req))
+            .await?
+            .map_into_boxed_body()
+    } else {
+        let response = CURRENT_REQUEST_ID
+            .scope(id.clone(), async {
+                ApiError::ForbiddenAddress.error_response()
+            })
+            .await;
+        req.into_response(response)
+    };
+    let headers = res.headers_mut();
+    headers.insert(
+        REQUEST_ID,
+        HeaderValue::from_str(&id).expect("checked to be visible ASCII"),
+    );
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    crate::metrics::request(
+        &method,
+        &route,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(res)
+}

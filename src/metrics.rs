@@ -1,0 +1,95 @@
+//! Metrics: one Prometheus recorder for the process, metric names in one place. Labels are
+//! bounded: route patterns (never raw paths), methods, statuses, reasons; never ids or
+//! personal data.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+pub const FEASIBILITY_ANSWERS: &str = "feasibility_answers_total";
+pub const RESERVATION_HOLDS: &str = "reservation_holds_total";
+pub const RESERVATION_TRANSITIONS: &str = "reservation_transitions_total";
+pub const EXPIRY_RUNS: &str = "expiry_runs_total";
+pub const EXPIRY_RELEASED: &str = "expiry_released_total";
+pub const EXPIRY_LAST_SUCCESS: &str = "expiry_last_success_timestamp_seconds";
+pub const INDEX_BOXES: &str = "index_boxes";
+pub const INDEX_LOAD_SECONDS: &str = "index_load_duration_seconds";
+pub const INDEX_MEMORY: &str = "index_memory_bytes";
+pub const SERVICE_READY: &str = "service_ready";
+pub const DB_POOL: &str = "db_pool_connections";
+
+/// Latency buckets, seconds: the service answers in microseconds, the database in
+/// milliseconds.
+const BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// The process's recorder (installed on first use; tests start many services in one
+/// process and share it).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), &BUCKETS)
+                .expect("buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (a test harness): keep ours local then.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// One HTTP request.
+pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels).record(seconds);
+}
+
+/// One feasibility answer: `feasible` or the reason.
+pub fn feasibility_answer(outcome: &'static str) {
+    metrics::counter!(FEASIBILITY_ANSWERS, "outcome" => outcome).increment(1);
+}
+
+/// One reservation request's end: `created`, `replayed`, or the reason it was refused.
+pub fn hold(outcome: &'static str) {
+    metrics::counter!(RESERVATION_HOLDS, "outcome" => outcome).increment(1);
+}
+
+pub fn transition(transition: &'static str) {
+    metrics::counter!(RESERVATION_TRANSITIONS, "transition" => transition).increment(1);
+}
+
+/// One run of the expiry job.
+pub fn expiry_run(ok: bool, released: usize) {
+    metrics::counter!(EXPIRY_RUNS, "result" => if ok { "ok" } else { "error" }).increment(1);
+    if ok {
+        metrics::counter!(EXPIRY_RELEASED).increment(released as u64);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!(EXPIRY_LAST_SUCCESS).set(now);
+    }
+}
+
+pub fn index_loaded(seconds: f64) {
+    metrics::gauge!(INDEX_LOAD_SECONDS).set(seconds);
+}
+
+/// Gauges read when `/metrics` is scraped.
+pub fn scrape_gauges(boxes: usize, memory: usize, ready: bool, pool_idle: usize, pool_size: usize) {
+    metrics::gauge!(INDEX_BOXES).set(boxes as f64);
+    metrics::gauge!(INDEX_MEMORY).set(memory as f64);
+    metrics::gauge!(SERVICE_READY).set(if ready { 1.0 } else { 0.0 });
+    metrics::gauge!(DB_POOL, "state" => "idle").set(pool_idle as f64);
+    metrics::gauge!(DB_POOL, "state" => "in_use").set(pool_size.saturating_sub(pool_idle) as f64);
+}

@@ -58,6 +58,8 @@ impl Application {
         let scheduler = crate::jobs::start(app.clone(), &config.expiry_cron)
             .await
             .context("cannot start the expiry job")?;
+        let follower = app.clone();
+        tokio::spawn(async move { follower.follow_forever().await });
         Self::serve(config, app, scheduler)
     }
 

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 mod hold_queue;
 mod reservations;
+mod sync;
 pub use reservations::{ReserveError, Reserved};
 
 /// Why a feasibility question cannot be answered.
@@ -48,6 +49,7 @@ pub struct App {
     pub(crate) reload: tokio::sync::Mutex<()>,
     holds: hold_queue::HoldQueue,
     stopping: std::sync::atomic::AtomicBool,
+    position: tokio::sync::Mutex<sync::Position>,
 }
 
 impl App {
@@ -58,6 +60,8 @@ impl App {
         first: &Settings,
     ) -> Result<Self, StoreError> {
         let settings = store.init_settings(first).await?;
+        // The change log position first: what commits while we load is applied again later.
+        let position = sync::Position::at(store.latest_change().await?);
         let app = Self {
             holds: hold_queue::HoldQueue::start(store.clone()),
             store,
@@ -67,6 +71,7 @@ impl App {
             settings: ArcSwap::from_pointee(settings),
             reload: tokio::sync::Mutex::new(()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            position: tokio::sync::Mutex::new(position),
         };
         app.reload_plans().await?;
         app.reload_index().await?;
@@ -85,6 +90,11 @@ impl App {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "index loaded"
         );
+        Ok(())
+    }
+
+    async fn reload_settings(&self) -> Result<(), StoreError> {
+        self.settings.store(Arc::new(self.store.settings().await?));
         Ok(())
     }
 

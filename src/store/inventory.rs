@@ -1,6 +1,6 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
-use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
 use crate::domain::Coord;
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
@@ -345,6 +345,7 @@ impl Store {
                     }
                 }
             }
+            record_change!(self, tx, "project", project);
             tx.commit().await?;
             Ok(ImportOutcome {
                 boxes: Counts {

@@ -4,6 +4,7 @@
 //! and expanded for each pool type by [`on_pool!`]; what only one engine can do lives in
 //! `sqlite.rs` or `postgres.rs`.
 
+mod changes;
 mod error;
 mod inventory;
 mod plans;
@@ -12,6 +13,7 @@ mod reservations;
 mod settings;
 mod sqlite;
 
+pub use changes::Change;
 pub use error::StoreError;
 pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
 pub use reservations::{
@@ -26,7 +28,7 @@ macro_rules! on_pool {
     ($store:expr, $role:ident, |$p:ident| $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite { $role: $p, .. } => $body,
-            $crate::store::Store::Postgres { pool: $p } => $body,
+            $crate::store::Store::Postgres { pool: $p, .. } => $body,
         }
     };
 }
@@ -36,13 +38,9 @@ pub(crate) use on_pool;
 #[derive(Debug, Clone)]
 pub enum Store {
     /// One writer connection (SQLite serialises writers anyway) and a pool of readers.
-    Sqlite {
-        write: SqlitePool,
-        read: SqlitePool,
-    },
-    Postgres {
-        pool: PgPool,
-    },
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// `channel`: where this database's change notifications go (one per schema).
+    Postgres { pool: PgPool, channel: String },
 }
 
 /// Pool sizing and timeouts.
@@ -82,7 +80,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
-            Store::Postgres { pool } => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Store::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -104,6 +102,14 @@ impl Store {
         Ok(())
     }
 
+    /// The PostgreSQL channel of change notifications (none on SQLite).
+    pub fn notify_channel(&self) -> Option<&str> {
+        match self {
+            Store::Sqlite { .. } => None,
+            Store::Postgres { channel, .. } => Some(channel),
+        }
+    }
+
     /// Idle and open connections of the pools.
     pub fn pool_usage(&self) -> (usize, usize) {
         match self {
@@ -111,7 +117,7 @@ impl Store {
                 read.num_idle() + write.num_idle(),
                 (read.size() + write.size()) as usize,
             ),
-            Store::Postgres { pool } => (pool.num_idle(), pool.size() as usize),
+            Store::Postgres { pool, .. } => (pool.num_idle(), pool.size() as usize),
         }
     }
 
@@ -121,7 +127,7 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Store::Postgres { pool } => pool.close().await,
+            Store::Postgres { pool, .. } => pool.close().await,
         }
     }
 }
@@ -151,6 +157,26 @@ impl BeginWrite for PgPool {
         postgres::begin_write(self)
     }
 }
+
+/// Adds a row to the change log in the current transaction and, on PostgreSQL, a
+/// notification that other replicas receive when the transaction commits.
+macro_rules! record_change {
+    ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
+        sqlx::query("INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3)")
+            .bind($kind)
+            .bind(String::from($subject))
+            .bind($crate::store::now().timestamp_micros())
+            .execute(&mut *$tx)
+            .await?;
+        if let Some(channel) = $store.notify_channel() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(channel.to_owned())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use record_change;
 
 /// A JSON array of strings as stored (tags).
 pub(crate) fn tags_to_text(tags: &[String]) -> String {

@@ -1,6 +1,6 @@
 //! Commercial plans.
 
-use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
 use crate::domain::network::Plan;
 use sqlx::Row;
 
@@ -43,6 +43,7 @@ impl Store {
             .bind(tags_to_text(&plan.tags))
             .execute(&mut *tx)
             .await?;
+            record_change!(self, tx, "plans", "");
             tx.commit().await?;
             Ok(!existed)
         })
@@ -50,17 +51,19 @@ impl Store {
 
     /// Deletes a plan; `NotFound` when there is none.
     pub async fn delete_plan(&self, id: &str) -> Result<(), StoreError> {
-        let done = on_pool!(self, write, |p| {
-            sqlx::query("DELETE FROM plans WHERE id = $1")
-                .bind(id)
-                .execute(p)
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query("DELETE FROM plans WHERE id = $1")
+                .bind(id.to_owned())
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
-        });
-        if done == 0 {
-            Err(StoreError::NotFound)
-        } else {
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_change!(self, tx, "plans", "");
+            tx.commit().await?;
             Ok(())
-        }
+        })
     }
 }

@@ -11,7 +11,16 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;
-    Ok(Store::Postgres { pool })
+    // One channel per schema, so databases (and test schemas) never hear each other.
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&pool)
+        .await?;
+    let channel: String = format!("ftth_changes_{schema}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(63)
+        .collect();
+    Ok(Store::Postgres { pool, channel })
 }
 
 pub async fn begin_write(

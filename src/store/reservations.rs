@@ -6,7 +6,7 @@
 //! partial unique index on live (splitter, port) refuses a second hold on a port whatever
 //! happens above it.
 
-use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
+use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::network::{Ports, free_ports};
 use crate::domain::reservation::{
@@ -155,6 +155,12 @@ pub enum TransitionError {
     Store(#[from] StoreError),
 }
 
+impl From<sqlx::Error> for TransitionError {
+    fn from(e: sqlx::Error) -> Self {
+        TransitionError::Store(e.into())
+    }
+}
+
 /// Filters of `GET /reservations`.
 #[derive(Debug, Clone, Default)]
 pub struct ReservationFilter {
@@ -182,16 +188,19 @@ impl Store {
     /// each takes the lowest free port of its box's attendance splitters, in id order, as
     /// the store sees them after the holds before it.
     pub async fn hold_many(&self, holds: &[NewHold]) -> Result<Vec<HoldOutcome>, StoreError> {
+        // PostgreSQL: lock the box's splitter rows first, then read the holds in a statement
+        // of its own, which sees whatever another transaction committed while we waited for
+        // the lock. SQLite: `BEGIN IMMEDIATE` already excludes every other writer.
         let lock = match self {
-            Store::Sqlite { .. } => "",
-            Store::Postgres { .. } => " FOR UPDATE OF s",
+            Store::Sqlite { .. } => None,
+            Store::Postgres { .. } => Some(
+                "SELECT id FROM splitters WHERE box_id = $1 AND kind = 'attendance' ORDER BY id FOR UPDATE",
+            ),
         };
-        let sql = format!(
-            "SELECT s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
+        let sql = "SELECT s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
              LEFT JOIN reservations r \
                ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
-             WHERE s.box_id = $1 AND s.kind = 'attendance' ORDER BY s.id, r.port{lock}"
-        );
+             WHERE s.box_id = $1 AND s.kind = 'attendance' ORDER BY s.id, r.port";
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             let mut outcomes = Vec::with_capacity(holds.len());
@@ -212,8 +221,14 @@ impl Store {
                         continue;
                     }
                 }
-                // The box's attendance splitters with their held ports (locked on PostgreSQL).
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .bind(new.box_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // The box's attendance splitters with their held ports.
+                let rows = sqlx::query(sql)
                     .bind(new.box_id.clone())
                     .fetch_all(&mut *tx)
                     .await?;
@@ -320,6 +335,21 @@ impl Store {
                     }
                 }
                 outcomes.push(HoldOutcome::Created(Box::new(reservation), body));
+            }
+            let held: Vec<&str> = outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    HoldOutcome::Created(r, _) => Some(r.splitter_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !held.is_empty() {
+                record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    serde_json::to_string(&held).expect("ids serialise")
+                );
             }
             tx.commit().await?;
             Ok(outcomes)
@@ -460,6 +490,12 @@ impl Store {
             let overdue = r.status == Status::Pending && r.expires_at.is_some_and(|e| e <= at);
             if overdue {
                 expire_one!(tx, r.id.as_str(), at)?;
+                record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    serde_json::json!([r.splitter_id]).to_string()
+                );
                 tx.commit().await.map_err(StoreError::from)?;
                 return Err(TransitionError::Invalid {
                     action: t.as_str(),
@@ -533,6 +569,14 @@ impl Store {
                 }
                 Status::Pending | Status::Expired => unreachable!("no transition leads here"),
             }
+            if !next.holds() {
+                record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    serde_json::json!([r.splitter_id]).to_string()
+                );
+            }
             tx.commit().await.map_err(StoreError::from)?;
             r.status = next;
             let changed = r.splitter_ref();
@@ -555,6 +599,17 @@ impl Store {
         );
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
+            // One replica at a time runs the job (SQLite has one writer anyway).
+            if let Some(channel) = self.notify_channel() {
+                let mine: bool =
+                    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
+                        .bind(channel.to_owned())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if !mine {
+                    return Ok(Vec::new());
+                }
+            }
             let due = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(at.timestamp_micros())
                 .bind(batch as i64)
@@ -569,6 +624,15 @@ impl Store {
                     box_id: r.try_get(2)?,
                     splitter_id: r.try_get(3)?,
                 });
+            }
+            if !freed.is_empty() {
+                let ids: Vec<&str> = freed.iter().map(|f| f.splitter_id.as_str()).collect();
+                record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    serde_json::to_string(&ids).expect("ids serialise")
+                );
             }
             tx.commit().await?;
             Ok(freed)

@@ -1,6 +1,6 @@
 //! Operator settings, one row.
 
-use super::{BeginWrite, Store, StoreError, on_pool};
+use super::{BeginWrite, Store, StoreError, on_pool, record_change};
 use crate::domain::settings::Settings;
 use sqlx::Row;
 
@@ -51,6 +51,7 @@ impl Store {
             .bind(s.reservation_ttl_s)
             .execute(&mut *tx)
             .await?;
+            record_change!(self, tx, "settings", "");
             tx.commit().await?;
             Ok(())
         })

@@ -1,0 +1,143 @@
+//! Following the other replicas: every committed write adds a row to the change log (and,
+//! on PostgreSQL, a notification). Each replica applies the rows newer than the last it
+//! applied. Versions can commit out of order or leave a hole (a rolled-back transaction):
+//! rows after a hole are applied at once, and a hole still open after a few seconds is
+//! taken as rolled back and answered with a full reload, so a lost notification or a gap
+//! can never leave a replica stale for long.
+
+use super::App;
+use crate::store::{Change, StoreError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How long a hole in the versions may stay open before it counts as a rollback.
+const HOLE_PATIENCE: Duration = Duration::from_secs(5);
+/// How often a replica looks at the change log without being notified.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Where this replica is in the change log.
+#[derive(Debug, Default)]
+pub struct Position {
+    /// Every version up to this one is applied.
+    applied: i64,
+    /// Versions above `applied` already applied.
+    seen: BTreeSet<i64>,
+    /// When each open hole was first noticed.
+    holes: BTreeMap<i64, Instant>,
+}
+
+impl Position {
+    pub fn at(version: i64) -> Self {
+        Self {
+            applied: version,
+            ..Self::default()
+        }
+    }
+}
+
+impl App {
+    /// Applies the committed changes this replica has not applied yet; returns how many.
+    pub async fn follow_changes(&self) -> Result<usize, StoreError> {
+        let mut pos = self.position.lock().await;
+        let changes = self.store.changes_since(pos.applied, 1000).await?;
+        let mut applied = 0;
+        for c in &changes {
+            if pos.seen.contains(&c.version) {
+                continue;
+            }
+            self.apply_change(c).await?;
+            pos.seen.insert(c.version);
+            applied += 1;
+            let lag = (crate::store::now().timestamp_micros() - c.created_at).max(0) as f64 / 1e6;
+            metrics::gauge!("replica_sync_lag_seconds").set(lag);
+        }
+        if changes.is_empty() {
+            metrics::gauge!("replica_sync_lag_seconds").set(0.0);
+        }
+        let mut reload = false;
+        loop {
+            let next = pos.applied + 1;
+            if pos.seen.remove(&next) {
+                pos.applied = next;
+                pos.holes.remove(&next);
+            } else if pos.seen.is_empty() {
+                break;
+            } else if pos.holes.entry(next).or_insert_with(Instant::now).elapsed() > HOLE_PATIENCE {
+                // Never committed: skip it, and reload everything in case it hid a change.
+                pos.applied = next;
+                pos.holes.remove(&next);
+                reload = true;
+            } else {
+                break;
+            }
+        }
+        metrics::gauge!("replica_change_version").set(pos.applied as f64);
+        drop(pos);
+        if reload {
+            self.reload_all().await?;
+        }
+        Ok(applied)
+    }
+
+    async fn apply_change(&self, c: &Change) -> Result<(), StoreError> {
+        match c.kind.as_str() {
+            "project" => {
+                let _guard = self.reload.lock().await;
+                let index = self.store.load_project_index(&c.subject).await?;
+                self.index.replace_project(index);
+            }
+            "splitters" => {
+                let ids: Vec<String> = serde_json::from_str(&c.subject).unwrap_or_default();
+                self.refresh_splitters(&ids).await;
+            }
+            "plans" => self.reload_plans().await?,
+            "settings" => self.reload_settings().await?,
+            other => tracing::warn!(kind = other, "unknown change kind ignored"),
+        }
+        Ok(())
+    }
+
+    /// Everything from the database again: index, plans, settings.
+    pub async fn reload_all(&self) -> Result<(), StoreError> {
+        self.reload_index().await?;
+        self.reload_plans().await?;
+        self.reload_settings().await
+    }
+
+    /// Follows the change log until the service stops: woken by PostgreSQL notifications,
+    /// and every second regardless. A lost listening connection means notifications may
+    /// have been missed: everything is reloaded.
+    pub async fn follow_forever(&self) {
+        let mut listener = None;
+        while !self.is_stopping() {
+            if listener.is_none() {
+                match self.store.listener().await {
+                    Ok(l) => listener = l,
+                    Err(e) => tracing::warn!(error = %e, "cannot listen for changes; polling"),
+                }
+            }
+            match listener.as_mut() {
+                Some(l) => match tokio::time::timeout(POLL, l.try_recv()).await {
+                    Ok(Ok(Some(_))) | Err(_) => {}
+                    Ok(Ok(None)) => {
+                        tracing::warn!(
+                            "change notifications were interrupted; reloading everything"
+                        );
+                        if let Err(e) = self.reload_all().await {
+                            tracing::warn!(error = %e, "reload failed; retrying");
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "change listener failed; reconnecting");
+                        listener = None;
+                        tokio::time::sleep(POLL).await;
+                    }
+                },
+                None => tokio::time::sleep(POLL).await,
+            }
+            if let Err(e) = self.follow_changes().await {
+                tracing::warn!(error = %e, "cannot read the change log; retrying");
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The change log: what replicas read to follow each other's writes.
+
+use super::{Store, StoreError, on_pool};
+use sqlx::Row;
+
+/// One committed change: reload this from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub version: i64,
+    pub kind: String,
+    pub subject: String,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+}
+
+impl Store {
+    /// The newest change version (0 when there is none).
+    pub async fn latest_change(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            sqlx::query("SELECT COALESCE(MAX(version), 0) FROM changes")
+                .fetch_one(p)
+                .await?
+                .try_get::<i64, _>(0)?
+        }))
+    }
+
+    /// Changes newer than `after`, oldest first, at most `limit`.
+    pub async fn changes_since(&self, after: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+        let rows = on_pool!(self, read, |p| {
+            sqlx::query("SELECT version, kind, subject, created_at FROM changes WHERE version > $1 ORDER BY version LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| Ok(Change { version: r.try_get(0)?, kind: r.try_get(1)?, subject: r.try_get(2)?, created_at: r.try_get(3)? }))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })?;
+        Ok(rows)
+    }
+
+    /// Forgets changes older than `before_us` (replicas only ever need the recent ones).
+    pub async fn prune_changes(&self, before_us: i64) -> Result<(), StoreError> {
+        on_pool!(self, write, |p| {
+            sqlx::query("DELETE FROM changes WHERE created_at < $1")
+                .bind(before_us)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// A connection that hears this database's change notifications (PostgreSQL only).
+    pub async fn listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        match self {
+            Store::Sqlite { .. } => Ok(None),
+            Store::Postgres { pool, channel } => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(channel).await?;
+                Ok(Some(listener))
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Two real server processes on one PostgreSQL: a race for ports spread over both grants no
+//! port twice, and an import, a settings change and a cancel made on one are seen on the
+//! other within a second.
+
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const SECRET: &str = "replica-test-secret-0123456789abc";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(db: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_feasibility"))
+        .arg("serve")
+        .env("FEASIBILITY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FEASIBILITY_DATABASE_URL", db)
+        .env("FEASIBILITY_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts")
+}
+
+struct Replica {
+    base: String,
+    _child: Child,
+}
+
+async fn ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("replica not ready");
+}
+
+/// Polls `check` on a replica until it holds; returns how long that took.
+async fn seen_within<F, Fut>(limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not seen within {limit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_database() {
+    let Ok(base_url) = std::env::var("TEST_DATABASE_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "TEST_DATABASE_URL must be set in CI"
+        );
+        eprintln!("TEST_DATABASE_URL is not set: replica test skipped");
+        return;
+    };
+    let schema = format!("replicas_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&base_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    let db = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
+    let client = reqwest::Client::new();
+    let (pa, pb) = (free_port(), free_port());
+    let a = Replica {
+        base: format!("http://127.0.0.1:{pa}"),
+        _child: spawn(&db, pa),
+    };
+    ready(&client, &a.base).await;
+    let b = Replica {
+        base: format!("http://127.0.0.1:{pb}"),
+        _child: spawn(&db, pb),
+    };
+    ready(&client, &b.base).await;
+    let keys = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes());
+    let token = keys.mint(
+        "replicas",
+        &["*".into()],
+        &ftth_feasibility::auth::Scope::ALL.map(|s| s.as_str().to_owned()),
+        600,
+    );
+    let post = |base: &str, path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let feasible_free = |base: String| {
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            let r: Value = client
+                .post(format!("{base}/feasibility"))
+                .bearer_auth(&token)
+                .json(&json!({"lat": -23.5505, "lon": -46.6333, "radius_m": 100}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["candidates"]
+                .as_array()
+                .and_then(|c| c.first())
+                .and_then(|c| c["free_ports"].as_u64())
+        }
+    };
+
+    // An import on A shows on B.
+    let plant = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.6333, -23.5505]},
+         "properties": {"kind": "box", "id": "REP-1", "status": "deployed",
+           "splitters": [{"id": "REP-1-S1", "kind": "attendance", "ports": 4, "used": 0}]}}]});
+    assert_eq!(
+        post(&a.base, "/inventory/import?project=rep", plant)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let import_delay = seen_within(Duration::from_secs(1), || {
+        feasible_free(b.base.clone()).map_is(Some(4))
+    })
+    .await;
+
+    // A settings change on A is in force on B.
+    let r = client
+        .patch(format!("{}/settings", a.base))
+        .bearer_auth(&token)
+        .json(&json!({"default_radius_m": 77}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let settings_delay = seen_within(Duration::from_secs(1), || {
+        let (client, token, base) = (client.clone(), token.clone(), b.base.clone());
+        async move {
+            let s: Value = client
+                .get(format!("{base}/settings"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            s["default_radius_m"] == 77.0
+        }
+    })
+    .await;
+
+    // Clients race for the 4 ports through both replicas.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (client, token) = (client.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"lat": -23.5505, "lon": -46.6333, "box_id": "REP-1", "address": "Rua A 1", "customer": {"name": "Race"}});
+            let r = client.post(format!("{base}/reservations")).bearer_auth(&token).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut ports = HashSet::new();
+    let mut held = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => {
+                assert!(
+                    ports.insert(body["port"].as_u64().unwrap()),
+                    "port given twice: {body}"
+                );
+                held.push(body["id"].as_str().unwrap().to_owned());
+            }
+            409 => assert_eq!(body["code"], "no_free_ports"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ports, HashSet::from([1, 2, 3, 4]));
+    seen_within(Duration::from_secs(1), || {
+        feasible_free(a.base.clone()).map_is(None)
+    })
+    .await;
+    seen_within(Duration::from_secs(1), || {
+        feasible_free(b.base.clone()).map_is(None)
+    })
+    .await;
+
+    // A cancel on A frees the port on B.
+    let r = post(
+        &a.base,
+        &format!("/reservations/{}/cancel", held[0]),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let cancel_delay = seen_within(Duration::from_secs(1), || {
+        feasible_free(b.base.clone()).map_is(Some(1))
+    })
+    .await;
+    eprintln!(
+        "propagation to the other replica: import {import_delay:?}, settings {settings_delay:?}, cancel {cancel_delay:?}"
+    );
+
+    drop(a);
+    drop(b);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+trait MapIs<T> {
+    fn map_is(self, expected: T) -> impl std::future::Future<Output = bool>;
+}
+
+impl<F, T> MapIs<T> for F
+where
+    F: std::future::Future<Output = T>,
+    T: PartialEq,
+{
+    async fn map_is(self, expected: T) -> bool {
+        self.await == expected
+    }
+}

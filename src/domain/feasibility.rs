@@ -26,7 +26,7 @@ pub enum Stage {
 }
 
 /// Why an address is not feasible: the stage that stopped the box that got furthest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     NoCoverage,
@@ -99,7 +99,7 @@ impl ProjectScope {
 }
 
 /// `POST /feasibility` (and the location part of `POST /reservations`) as sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct FeasibilityRequest {
     pub lat: Option<f64>,
     pub lon: Option<f64>,

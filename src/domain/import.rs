@@ -20,7 +20,17 @@ pub struct ImportBatch {
 }
 
 /// How an import treats what the file does not mention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Add and update by id; keep the rest.

@@ -9,7 +9,7 @@ pub const MAX_TEXT_LEN: usize = 200;
 pub const MAX_PORTS: u32 = 1024;
 
 /// Where a box is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BoxStatus {
     Deployed,
@@ -34,7 +34,7 @@ impl BoxStatus {
 }
 
 /// What a splitter's ports are for: only `attendance` ports serve customers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SplitterKind {
     Attendance,
@@ -196,7 +196,7 @@ pub fn region_tags_at<'a>(
 }
 
 /// A commercial plan: its tags restrict feasibility to regions bearing one of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     pub id: String,
     pub name: String,

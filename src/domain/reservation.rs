@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where a reservation is in its life. `Pending` and `Confirmed` hold a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
@@ -78,7 +78,7 @@ impl Transition {
 
 /// The prospective customer. Personal data: `Debug` shows nothing of it, and it is erased
 /// when the reservation expires.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,10 +94,15 @@ impl fmt::Debug for Customer {
 }
 
 /// `POST /reservations` as sent.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReservationRequest {
-    #[serde(flatten)]
-    pub location: FeasibilityRequest,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub plan_id: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub radius_m: Option<f64>,
+    pub projects: Option<Vec<String>>,
     pub box_id: Option<String>,
     pub address: Option<String>,
     pub customer: Option<CustomerInput>,
@@ -113,7 +118,7 @@ impl fmt::Debug for ReservationRequest {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct CustomerInput {
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -141,6 +146,19 @@ impl fmt::Debug for Holder {
 const MAX_ADDRESS: usize = 500;
 
 impl ReservationRequest {
+    /// Where and for what plan: checked as a feasibility request is.
+    pub fn location(&self) -> FeasibilityRequest {
+        FeasibilityRequest {
+            lat: self.lat,
+            lon: self.lon,
+            plan_id: self.plan_id.clone(),
+            tags: self.tags.clone(),
+            radius_m: self.radius_m,
+            limit: None,
+            projects: self.projects.clone(),
+        }
+    }
+
     /// Checks the customer, address, reference and box id (the location is checked as a
     /// feasibility request).
     pub fn holder(&self) -> Result<Holder, Invalid> {
@@ -383,7 +401,7 @@ mod tests {
 }
 
 /// A reservation as stored and as shown (`Serialize` gives the contract's JSON).
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reservation {
     pub id: String,
     pub code: String,
@@ -418,7 +436,7 @@ impl fmt::Debug for Reservation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The settings in force. Always valid: built only through [`Settings::new`] and
 /// [`Settings::patch`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Settings {
     pub default_radius_m: f64,
     pub max_radius_m: f64,
@@ -13,7 +13,7 @@ pub struct Settings {
 }
 
 /// A partial change, as sent to `PATCH /settings`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub default_radius_m: Option<f64>,

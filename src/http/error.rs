@@ -96,7 +96,7 @@ impl ApiError {
 }
 
 /// The problem document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem<'a> {
     #[serde(rename = "type")]
     pub kind: String,

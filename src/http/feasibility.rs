@@ -1,4 +1,5 @@
 use super::ApiError;
+use super::error::Problem;
 use super::extract::{Caller, Json};
 use crate::auth::Scope;
 use crate::domain::feasibility::{FeasibilityRequest, Reason};
@@ -7,14 +8,14 @@ use crate::service::{App, FeasibilityError, FeasibilityOutcome};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct SplitterOut<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SplitterOut<'a> {
     id: &'a str,
     free_ports: u32,
 }
 
-#[derive(Serialize)]
-struct CandidateOut<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CandidateOut<'a> {
     box_id: &'a str,
     project: &'a str,
     name: &'a str,
@@ -25,8 +26,8 @@ struct CandidateOut<'a> {
     splitters: Vec<SplitterOut<'a>>,
 }
 
-#[derive(Serialize)]
-struct FeasibilityOut<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FeasibilityOut<'a> {
     feasible: bool,
     reason: Option<Reason>,
     radius_m: f64,
@@ -64,6 +65,9 @@ impl From<FeasibilityError> for ApiError {
 }
 
 /// `POST /feasibility`
+#[utoipa::path(post, path = "/feasibility", tag = "feasibility", request_body = FeasibilityRequest,
+    responses((status = 200, description = "Candidates, or the reason there are none", body = FeasibilityOut), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn feasibility(
     app: web::Data<App>,
     caller: Caller,

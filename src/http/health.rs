@@ -1,14 +1,30 @@
 use super::ApiError;
+use super::error::Problem;
 use crate::service::App;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+
+/// `status`: "ok".
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// Readiness, with the boxes in the index.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    status: &'static str,
+    boxes: usize,
+}
 
 /// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// The database answers and the index is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Ready),
+    (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
     if app.is_stopping() {
         return Err(ApiError::NotReady("the service is shutting down".into()));
@@ -19,10 +35,14 @@ pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
     if app.store.ping().await.is_err() {
         return Err(ApiError::NotReady("the database does not answer".into()));
     }
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "boxes": app.index.len()})))
+    Ok(HttpResponse::Ok().json(Ready {
+        status: "ready",
+        boxes: app.index.len(),
+    }))
 }
 
 /// Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(
     app: web::Data<App>,
     handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>,

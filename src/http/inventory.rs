@@ -1,12 +1,14 @@
 use super::ApiError;
+use super::error::Problem;
 use super::extract::{Caller, read_body};
 use crate::auth::Scope;
 use crate::domain::import::{ImportMode, parse_collection};
+use crate::domain::network::BoxStatus;
 use crate::domain::network::check_text;
 use crate::service::App;
+use crate::store::{BoxDetail, Counts};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
 /// Boxes one `GET /boxes` returns at most.
@@ -22,7 +24,58 @@ pub struct ImportParams {
     mode: Option<ImportMode>,
 }
 
+/// What an import changed.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImportResponse {
+    project: String,
+    mode: ImportMode,
+    boxes: Counts,
+    regions: Counts,
+}
+
+/// A GeoJSON point.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PointGeometry {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// `[longitude, latitude]`
+    coordinates: [f64; 2],
+}
+
+/// What a map shows of a box.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BoxProperties {
+    id: String,
+    project: String,
+    name: String,
+    status: BoxStatus,
+    free_ports: u32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BoxFeature {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    geometry: PointGeometry,
+    properties: BoxProperties,
+}
+
+/// Boxes as a GeoJSON FeatureCollection; `truncated` when `limit` cut the list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BoxCollection {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    features: Vec<BoxFeature>,
+    truncated: bool,
+}
+
 /// `POST /inventory/import?project=ID&mode=upsert|replace`
+#[utoipa::path(post, path = "/inventory/import", tag = "inventory",
+    params(("project" = String, Query, description = "Project id"), ("mode" = Option<ImportMode>, Query, description = "upsert (default) or replace")),
+    request_body(content = Object, description = "A GeoJSON FeatureCollection of boxes and regions", content_type = "application/json"),
+    responses((status = 200, body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn import(
     app: web::Data<App>,
     caller: Caller,
@@ -44,15 +97,17 @@ pub async fn import(
         serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let batch = parse_collection(&doc)?;
     let outcome = app.import(project, &batch, mode).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "project": project,
-        "mode": mode,
-        "boxes": outcome.boxes,
-        "regions": outcome.regions,
-    })))
+    Ok(HttpResponse::Ok().json(ImportResponse {
+        project: project.to_owned(),
+        mode,
+        boxes: outcome.boxes,
+        regions: outcome.regions,
+    }))
 }
 
 /// `GET /boxes/{id}`
+#[utoipa::path(get, path = "/boxes/{id}", tag = "inventory", params(("id" = String, Path, description = "Box id")),
+    responses((status = 200, body = BoxDetail), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get_box(
     app: web::Data<App>,
     caller: Caller,
@@ -67,19 +122,13 @@ pub async fn get_box(
     if !caller.projects().allows(&b.project) {
         return Err(not_found());
     }
-    let free: u32 = b
-        .splitters
-        .iter()
-        .filter(|s| s.kind == crate::domain::network::SplitterKind::Attendance)
-        .map(|s| s.free)
-        .sum();
-    let mut body = serde_json::to_value(&b).map_err(|e| ApiError::Internal(e.into()))?;
-    body["free_ports"] = json!(free);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(b))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BboxParams {
+    /// `minLon,minLat,maxLon,maxLat`
     bbox: Option<String>,
     project: Option<String>,
     limit: Option<usize>,
@@ -104,6 +153,8 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
 }
 
 /// `GET /boxes?bbox=minLon,minLat,maxLon,maxLat&project=&limit=` as GeoJSON.
+#[utoipa::path(get, path = "/boxes", tag = "inventory", params(BboxParams),
+    responses((status = 200, body = BoxCollection, content_type = "application/geo+json"), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn boxes_in_bbox(
     app: web::Data<App>,
     caller: Caller,
@@ -129,16 +180,30 @@ pub async fn boxes_in_bbox(
     };
     let boxes = app.store.boxes_in_bbox(bbox, &scope, limit + 1).await?;
     let truncated = boxes.len() > limit;
-    let features: Vec<_> = boxes
-        .iter()
+    let features = boxes
+        .into_iter()
         .take(limit)
-        .map(|b| {
-            json!({"type": "Feature", "id": b.id,
-                   "geometry": {"type": "Point", "coordinates": [b.lon, b.lat]},
-                   "properties": {"id": b.id, "project": b.project, "name": b.name, "status": b.status, "free_ports": b.free_ports}})
+        .map(|b| BoxFeature {
+            kind: "Feature",
+            id: b.id.clone(),
+            geometry: PointGeometry {
+                kind: "Point",
+                coordinates: [b.lon, b.lat],
+            },
+            properties: BoxProperties {
+                id: b.id,
+                project: b.project,
+                name: b.name,
+                status: b.status,
+                free_ports: b.free_ports,
+            },
         })
         .collect();
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
-        .json(json!({"type": "FeatureCollection", "features": features, "truncated": truncated})))
+        .json(BoxCollection {
+            kind: "FeatureCollection",
+            features,
+            truncated,
+        }))
 }

@@ -6,6 +6,7 @@ mod feasibility;
 mod health;
 mod inventory;
 pub mod middleware;
+pub mod openapi;
 mod plans;
 mod reservations;
 mod settings;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(resource("/feasibility").route(web::post().to(feasibility::feasibility)))
         .service(resource("/inventory/import").route(web::post().to(inventory::import)))
         .service(resource("/boxes").route(web::get().to(inventory::boxes_in_bbox)))

@@ -1,4 +1,5 @@
 use super::ApiError;
+use super::error::Problem;
 use super::extract::{Caller, Json};
 use crate::auth::Scope;
 use crate::domain::network::{Plan, check_text, normalise_tags};
@@ -9,20 +10,29 @@ use serde::Deserialize;
 
 const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PlanBody {
     name: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
 }
 
+/// All plans.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PlanList {
+    items: Vec<Plan>,
+}
+
 /// `GET /plans`
+#[utoipa::path(get, path = "/plans", tag = "plans", responses((status = 200, body = PlanList), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn list(app: web::Data<App>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": app.plans()})))
+    Ok(HttpResponse::Ok().json(PlanList { items: app.plans() }))
 }
 
 /// `GET /plans/{id}`
+#[utoipa::path(get, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")),
+    responses((status = 200, body = Plan), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get(
     app: web::Data<App>,
     caller: Caller,
@@ -36,6 +46,8 @@ pub async fn get(
 }
 
 /// `PUT /plans/{id}`: creates (201) or replaces (200).
+#[utoipa::path(put, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")), request_body = PlanBody,
+    responses((status = 200, description = "Replaced", body = Plan), (status = 201, description = "Created", body = Plan), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn put(
     app: web::Data<App>,
     caller: Caller,
@@ -71,6 +83,8 @@ pub async fn put(
 }
 
 /// `DELETE /plans/{id}`
+#[utoipa::path(delete, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn delete(
     app: web::Data<App>,
     caller: Caller,

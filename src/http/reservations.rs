@@ -1,6 +1,8 @@
 use super::ApiError;
+use super::error::Problem;
 use super::extract::{BodyLimit, Caller, parse_json, read_body};
 use crate::auth::Scope;
+use crate::domain::reservation::Reservation;
 use crate::domain::reservation::{
     ReservationRequest, Status, Transition, looks_like_code, valid_idempotency_key,
 };
@@ -52,6 +54,11 @@ impl From<TransitionError> for ApiError {
 }
 
 /// `POST /reservations`
+#[utoipa::path(post, path = "/reservations", tag = "reservations", request_body = ReservationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters")),
+    responses((status = 201, description = "Held, durably stored", body = Reservation), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing can be held: code is the feasibility reason", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn create(
     app: web::Data<App>,
     caller: Caller,
@@ -114,6 +121,8 @@ async fn visible(
 }
 
 /// `GET /reservations/{id or code}`
+#[utoipa::path(get, path = "/reservations/{id}", tag = "reservations", params(("id" = String, Path, description = "Reservation id or code")),
+    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get(
     app: web::Data<App>,
     caller: Caller,
@@ -141,7 +150,10 @@ async fn transition(
     Ok(HttpResponse::Ok().json(app.transition(&r.id, t, creator.as_deref()).await?))
 }
 
-/// `POST /reservations/{id}/confirm`
+/// `POST /reservations/{id}/confirm`: pending to confirmed.
+#[utoipa::path(post, path = "/reservations/{id}/confirm", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn confirm(
     app: web::Data<App>,
     caller: Caller,
@@ -150,7 +162,10 @@ pub async fn confirm(
     transition(app, caller, id, Transition::Confirm).await
 }
 
-/// `POST /reservations/{id}/cancel`
+/// `POST /reservations/{id}/cancel`: pending or confirmed to cancelled.
+#[utoipa::path(post, path = "/reservations/{id}/cancel", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn cancel(
     app: web::Data<App>,
     caller: Caller,
@@ -159,7 +174,10 @@ pub async fn cancel(
     transition(app, caller, id, Transition::Cancel).await
 }
 
-/// `POST /reservations/{id}/complete`
+/// `POST /reservations/{id}/complete`: confirmed to installed.
+#[utoipa::path(post, path = "/reservations/{id}/complete", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn complete(
     app: web::Data<App>,
     caller: Caller,
@@ -168,7 +186,8 @@ pub async fn complete(
     transition(app, caller, id, Transition::Complete).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     status: Option<String>,
     project: Option<String>,
@@ -201,7 +220,17 @@ fn decode_cursor(c: &str) -> Result<(i64, String), ApiError> {
     Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
 
+/// A page of reservations, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReservationPage {
+    items: Vec<Reservation>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
 /// `GET /reservations?...`: newest first, cursor-paginated.
+#[utoipa::path(get, path = "/reservations", tag = "reservations", params(ListParams),
+    responses((status = 200, body = ReservationPage), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn list(
     app: web::Data<App>,
     caller: Caller,
@@ -244,5 +273,5 @@ pub async fn list(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(ReservationPage { items, next_cursor }))
 }

@@ -63,7 +63,7 @@ impl App {
         idempotency: Option<(String, String)>,
     ) -> Result<Reserved, ReserveError> {
         let settings = self.settings();
-        let params = req.location.parse(&settings);
+        let params = req.location().parse(&settings);
         let holder = req.holder();
         let (params, holder) = match (params, holder) {
             (Ok(p), Ok(h)) => (p, h),

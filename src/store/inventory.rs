@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 const BATCH: usize = 500;
 
 /// Added / updated / deleted counts of one kind of feature.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     pub added: usize,
     pub updated: usize,
@@ -25,14 +25,14 @@ pub struct Counts {
 }
 
 /// What an import changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub boxes: Counts,
     pub regions: Counts,
 }
 
 /// A splitter with its port accounting.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SplitterDetail {
     pub id: String,
     pub kind: SplitterKind,
@@ -44,7 +44,7 @@ pub struct SplitterDetail {
 }
 
 /// A box with its splitters, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BoxDetail {
     pub id: String,
     pub project: String,
@@ -53,11 +53,13 @@ pub struct BoxDetail {
     pub lat: f64,
     pub lon: f64,
     pub region_tags: Vec<String>,
+    /// Free ports of the attendance splitters.
+    pub free_ports: u32,
     pub splitters: Vec<SplitterDetail>,
 }
 
 /// A box and its free attendance ports (for map views).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BoxSummary {
     pub id: String,
     pub project: String,
@@ -455,7 +457,13 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+            let free_ports = splitters
+                .iter()
+                .filter(|s| s.kind == SplitterKind::Attendance)
+                .map(|s| s.free)
+                .sum();
             Ok(BoxDetail {
+                free_ports,
                 id: b.try_get(0)?,
                 project: b.try_get(1)?,
                 name: b.try_get(2)?,

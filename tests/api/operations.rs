@@ -188,3 +188,92 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
     );
     assert_eq!(app.send("GET", "/readyz", None, None).await.status, 200);
 }
+
+/// Every route the service has, as (method, path template).
+const ROUTES: [(&str, &str); 21] = [
+    ("post", "/feasibility"),
+    ("post", "/reservations"),
+    ("get", "/reservations"),
+    ("get", "/reservations/{id}"),
+    ("post", "/reservations/{id}/confirm"),
+    ("post", "/reservations/{id}/cancel"),
+    ("post", "/reservations/{id}/complete"),
+    ("post", "/inventory/import"),
+    ("get", "/boxes/{id}"),
+    ("get", "/boxes"),
+    ("get", "/plans"),
+    ("get", "/plans/{id}"),
+    ("put", "/plans/{id}"),
+    ("delete", "/plans/{id}"),
+    ("get", "/settings"),
+    ("patch", "/settings"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("get", "/plans"),
+];
+
+on_both_engines!(
+    the_openapi_document_covers_every_route,
+    |app: TestApp| async move {
+        let doc = app.send("GET", "/openapi.json", None, None).await;
+        assert_eq!(doc.status, 200);
+        assert!(
+            doc.body["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc.body["openapi"]
+        );
+        let paths = doc.body["paths"].as_object().unwrap();
+        let mut documented: Vec<(String, String)> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), path.clone()))
+            })
+            .collect();
+        documented.sort();
+        let mut expected: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(documented, expected);
+        // Every documented operation is routed: none falls through to "unknown path" or 405.
+        for (method, path) in &documented {
+            let concrete = path.replace("{id}", "x");
+            let r = app
+                .send(
+                    &method.to_uppercase(),
+                    &concrete,
+                    Some(&app.admin()),
+                    Some("{}".into()),
+                )
+                .await;
+            assert!(
+                r.status != 405 && r.body["detail"] != "this path not found",
+                "{method} {path}: {}",
+                r.status
+            );
+        }
+        // Schemas the answers refer to are there.
+        let schemas = doc.body["components"]["schemas"].as_object().unwrap();
+        for name in [
+            "Problem",
+            "Reservation",
+            "FeasibilityOut",
+            "ReservationRequest",
+            "BoxDetail",
+            "Settings",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+        assert_eq!(
+            doc.body["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+);

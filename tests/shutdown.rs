@@ -1,0 +1,95 @@
+//! SIGTERM: the service stops taking requests, finishes the one in flight, and exits 0.
+
+use serde_json::json;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "shutdown-test-secret-0123456789ab";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feasibility"))
+        .arg("serve")
+        .env("FEASIBILITY_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "FEASIBILITY_DATABASE_URL",
+            format!("sqlite://{}/s.db", dir.path().display()),
+        )
+        .env("FEASIBILITY_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A large import keeps a request in flight for a while.
+    let features: Vec<_> = (0..30_000)
+        .map(|i| {
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.0 - (i % 300) as f64 * 0.001, -23.0 - (i / 300) as f64 * 0.001]},
+                   "properties": {"kind": "box", "id": format!("SD-{i:06}"), "status": "deployed",
+                     "splitters": [{"id": format!("SD-{i:06}-S1"), "kind": "attendance", "ports": 8, "used": 1}]}})
+        })
+        .collect();
+    let doc = json!({"type": "FeatureCollection", "features": features});
+    let keys = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes());
+    let token = keys.mint(
+        "sd",
+        &["*".into()],
+        &["inventory:write".into(), "feasibility".into()],
+        600,
+    );
+    let import = tokio::spawn({
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            client
+                .post(format!("{base}/inventory/import?project=sd"))
+                .bearer_auth(token)
+                .json(&doc)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().unwrap().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        import
+            .await
+            .unwrap()
+            .expect("the request in flight is answered"),
+        200
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(40), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "no new requests after the stop"
+    );
+}

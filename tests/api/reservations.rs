@@ -733,3 +733,41 @@ on_both_engines!(imports_keep_holds, |app: TestApp| async move {
         .await;
     assert_eq!(free_of(&f, "B-D"), None);
 });
+
+on_both_engines!(
+    idempotency_keys_are_forgotten_after_a_day,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let token = app.token(&["reservations:write"], &["*"]);
+        let send = |body: Value| {
+            let req = app
+                .client
+                .post(format!("{}/reservations", app.base))
+                .bearer_auth(&token)
+                .header("idempotency-key", "old-key")
+                .json(&body);
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(send(reservation_body(json!({"box_id": "B-D"}))).await, 201);
+        assert_eq!(send(reservation_body(json!({"box_id": "B-A"}))).await, 422);
+        // A day and a bit later (straight in the database), the job forgets the key.
+        let sql = "UPDATE idempotency_keys SET created_at = created_at - 90000000000";
+        if app.config.database_url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&app.config.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::PgPool::connect(&app.config.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        app.app.expire_overdue().await.unwrap();
+        assert_eq!(
+            send(reservation_body(json!({"box_id": "B-A"}))).await,
+            201,
+            "the key is free again"
+        );
+    }
+);

@@ -31,9 +31,17 @@ pub enum Command {
         /// Load a synthetic demo network and print a token to try it.
         #[arg(long)]
         demo: bool,
+        /// With --demo: instead of the two demo cities, a country-sized network of this
+        /// many boxes in project `country` (for load tests).
+        #[arg(long, requires = "demo")]
+        boxes: Option<usize>,
     },
     /// Same as `serve --demo`.
-    Demo,
+    Demo {
+        /// A country-sized network of this many boxes in project `country` instead.
+        #[arg(long)]
+        boxes: Option<usize>,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Import a GeoJSON FeatureCollection into a project.
@@ -64,8 +72,8 @@ pub enum Command {
 /// Runs a parsed command with its configuration.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve { demo: false } => serve(config).await,
-        Command::Serve { demo: true } | Command::Demo => demo(config).await,
+        Command::Serve { demo: false, .. } => serve(config).await,
+        Command::Serve { demo: true, boxes } | Command::Demo { boxes } => demo(config, boxes).await,
         Command::Migrate => {
             let store = connect(&config).await?;
             store.close().await;
@@ -175,7 +183,7 @@ async fn import(
 }
 
 /// `serve --demo`: the service on a synthetic network, with a token printed to try it.
-async fn demo(mut config: Config) -> anyhow::Result<()> {
+async fn demo(mut config: Config, boxes: Option<usize>) -> anyhow::Result<()> {
     if config.database_url == Config::default().database_url {
         config.database_url = "sqlite://data/demo.db".into();
     }
@@ -198,10 +206,25 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
             app.put_plan(&plan).await?;
         }
     }
-    for (i, city) in crate::demo::CITIES.iter().enumerate() {
-        if app.index.project(city.project).is_none() {
-            let batch = crate::demo::network(city, 3000, i as u64 + 1);
-            app.import(city.project, &batch, ImportMode::Upsert).await?;
+    match boxes {
+        Some(n) => {
+            if app.index.project("country").is_none() {
+                println!("loading {n} boxes into project country...");
+                app.import(
+                    "country",
+                    &crate::demo::clustered_network(n, 42),
+                    ImportMode::Upsert,
+                )
+                .await?;
+            }
+        }
+        None => {
+            for (i, city) in crate::demo::CITIES.iter().enumerate() {
+                if app.index.project(city.project).is_none() {
+                    let batch = crate::demo::network(city, 3000, i as u64 + 1);
+                    app.import(city.project, &batch, ImportMode::Upsert).await?;
+                }
+            }
         }
     }
     let token = keys.mint(
@@ -213,12 +236,11 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
     let port = application.port();
     let city = &crate::demo::CITIES[0];
     println!(
-        "\nftth-feasibility demo: {} boxes in {} projects, database {}\n\
+        "\nftth-feasibility demo: {} boxes, database {}\n\
          listening on port {port}\n\n\
          export TOKEN={token}\n\n\
          curl -s -X POST http://127.0.0.1:{port}/feasibility \\\n  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {}, \"lon\": {}, \"plan_id\": \"fibra-600\"}}'\n",
         app.index.len(),
-        crate::demo::CITIES.len(),
         config.database_url,
         city.lat,
         city.lon,

@@ -126,7 +126,7 @@ fn build_index(boxes: &[TestBox]) -> Index {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn the_index_answers_as_a_full_scan_does(

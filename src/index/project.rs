@@ -68,6 +68,15 @@ pub struct ProjectIndex {
     strings: StrArena,
 }
 
+/// How much shorter than the geodesic the chord between two points at most `distance_m`
+/// apart can be: about d³/24ρ² with ρ ≥ 6 300 km the smallest radius of curvature of WGS84,
+/// doubled for safety, plus a centimetre. A box whose chord is shorter than the radius by
+/// more than this is inside without computing its geodesic.
+fn chord_shortfall_bound(distance_m: f64) -> f64 {
+    const RHO_MIN: f64 = 6_300_000.0;
+    distance_m.powi(3) / (12.0 * RHO_MIN * RHO_MIN) + 0.01
+}
+
 /// Collects one project's boxes (in id order) and builds its index.
 #[derive(Debug)]
 pub struct ProjectBuilder {
@@ -254,6 +263,7 @@ impl ProjectIndex {
             return hits;
         }
         let filter = self.tag_filter(tags);
+        let sure_margin = chord_shortfall_bound(radius_m);
         for (leaf, chord2) in self.tree.nearest_neighbor_iter_with_distance_2(q) {
             if chord2 > cut2 {
                 break;
@@ -267,14 +277,21 @@ impl ProjectIndex {
                 }
             }
             let b = &self.boxes[leaf.data as usize];
-            let distance = at.distance_m(b.coord);
-            if !within_radius(distance, radius_m) {
-                continue;
-            }
             let stage = self.stage(b, filter.as_deref());
-            hits.furthest = hits.furthest.max(Some(stage));
             if stage == Stage::Candidate {
-                self.keep(&mut hits.candidates, b, round_cm(distance), limit);
+                let distance = at.distance_m(b.coord);
+                if within_radius(distance, radius_m) {
+                    hits.furthest = Some(Stage::Candidate);
+                    self.keep(&mut hits.candidates, b, round_cm(distance), limit);
+                }
+            } else if hits.furthest < Some(stage) {
+                // This box can only tell how far the search got; its exact distance matters
+                // only near the edge of the radius.
+                let inside = chord2.sqrt() + sure_margin <= radius_m
+                    || within_radius(at.distance_m(b.coord), radius_m);
+                if inside {
+                    hits.furthest = Some(stage);
+                }
             }
         }
         hits

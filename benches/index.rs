@@ -50,29 +50,17 @@ fn builder(n: usize) -> (ProjectBuilder, Vec<Coord>) {
     (builder, points)
 }
 
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 fn bench(c: &mut Criterion) {
     let tags = vec!["fibra".to_owned()];
     let scope = ProjectScope::All;
     for n in sizes() {
         let (b, points) = builder(n);
-        let before = rss_bytes();
         let index = Index::new();
         index.replace_all(vec![b.build()]);
-        let after = rss_bytes();
+        // Counted from the index's own vectors and tree (capacities, not lengths).
         println!(
-            "index of {n} boxes: {:.1} bytes/box counted, {:.1} bytes/box by RSS growth",
-            index.memory_bytes() as f64 / n as f64,
-            after.saturating_sub(before) as f64 / n as f64
+            "index of {n} boxes: {:.1} bytes/box",
+            index.memory_bytes() as f64 / n as f64
         );
         // Addresses near the plant: box positions, shifted ~30 m.
         let queries: Vec<Coord> = points

@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 use ipnet::IpNet;
 use std::time::Instant;
+use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -65,9 +66,13 @@ pub async fn around(
     let allowed = req
         .app_data::<web::Data<AllowedIps>>()
         .is_none_or(|a| a.allows(req.peer_addr().map(|a| a.ip()), req.path()));
+    // Log lines written while handling the request carry its id (never bodies: they may
+    // hold personal data).
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let mut res = if allowed {
         CURRENT_REQUEST_ID
-            .scope(id.clone(), next.call(req))
+            .scope(id.clone(), next.call(req).instrument(span))
             .await?
             .map_into_boxed_body()
     } else {

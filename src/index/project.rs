@@ -264,14 +264,15 @@ impl ProjectIndex {
         }
         let filter = self.tag_filter(tags);
         let sure_margin = chord_shortfall_bound(radius_m);
+        let mut kept: Vec<(f64, u32)> = Vec::with_capacity(limit + 1);
         for (leaf, chord2) in self.tree.nearest_neighbor_iter_with_distance_2(q) {
             if chord2 > cut2 {
                 break;
             }
-            if hits.candidates.len() == limit {
+            if kept.len() == limit {
                 // A later box is at least its chord away; once the chord passes the worst kept
                 // distance (as rounded, plus half a centimetre), it cannot rank before it.
-                let worst = hits.candidates[limit - 1].distance_m;
+                let worst = kept[limit - 1].0;
                 if chord2.sqrt() > worst + 0.006 {
                     break;
                 }
@@ -282,7 +283,7 @@ impl ProjectIndex {
                 let distance = at.distance_m(b.coord);
                 if within_radius(distance, radius_m) {
                     hits.furthest = Some(Stage::Candidate);
-                    self.keep(&mut hits.candidates, b, round_cm(distance), limit);
+                    self.keep(&mut kept, leaf.data, round_cm(distance), limit);
                 }
             } else if hits.furthest < Some(stage) {
                 // This box can only tell how far the search got; its exact distance matters
@@ -294,6 +295,10 @@ impl ProjectIndex {
                 }
             }
         }
+        hits.candidates = kept
+            .into_iter()
+            .map(|(d, i)| self.candidate(&self.boxes[i as usize], d))
+            .collect();
         hits
     }
 
@@ -313,11 +318,7 @@ impl ProjectIndex {
         }
         let filter = self.tag_filter(tags);
         match self.stage(b, filter.as_deref()) {
-            Stage::Candidate => {
-                let mut kept = Vec::with_capacity(1);
-                self.keep(&mut kept, b, round_cm(distance), 1);
-                Some(Ok(kept.pop().expect("kept one")))
-            }
+            Stage::Candidate => Some(Ok(self.candidate(b, round_cm(distance)))),
             stage => Some(Err(Some(stage))),
         }
     }
@@ -346,13 +347,21 @@ impl ProjectIndex {
         self.splitters[start..start + b.splitter_count as usize].iter()
     }
 
-    /// Inserts a candidate in (distance, box id) order, keeping at most `limit`.
-    fn keep(&self, kept: &mut Vec<Candidate>, b: &BoxEntry, distance_m: f64, limit: usize) {
-        let id = self.strings.get(b.id);
-        let pos = kept.partition_point(|c| (c.distance_m, c.box_id.as_str()) < (distance_m, id));
-        if pos >= limit {
-            return;
+    /// Inserts a candidate (distance, box index) in (distance, box id) order, keeping at
+    /// most `limit`. Candidates are only materialised once the walk is over.
+    fn keep(&self, kept: &mut Vec<(f64, u32)>, index: u32, distance_m: f64, limit: usize) {
+        let id = self.strings.get(self.boxes[index as usize].id);
+        let pos = kept.partition_point(|&(d, i)| {
+            (d, self.strings.get(self.boxes[i as usize].id)) < (distance_m, id)
+        });
+        if pos < limit {
+            kept.insert(pos, (distance_m, index));
+            kept.truncate(limit);
         }
+    }
+
+    /// A box as a candidate of an answer, with its attendance splitters that have free ports.
+    fn candidate(&self, b: &BoxEntry, distance_m: f64) -> Candidate {
         let splitters: Vec<(String, u32)> = self
             .box_splitters(b)
             .map(|s| {
@@ -363,8 +372,8 @@ impl ProjectIndex {
             })
             .filter(|(_, free)| *free > 0)
             .collect();
-        let candidate = Candidate {
-            box_id: id.to_owned(),
+        Candidate {
+            box_id: self.strings.get(b.id).to_owned(),
             project: self.project.clone(),
             name: self.strings.get(b.name).to_owned(),
             lat: b.coord.lat(),
@@ -372,8 +381,6 @@ impl ProjectIndex {
             distance_m,
             free_ports: splitters.iter().map(|(_, f)| f).sum(),
             splitters,
-        };
-        kept.insert(pos, candidate);
-        kept.truncate(limit);
+        }
     }
 }

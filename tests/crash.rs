@@ -4,56 +4,18 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
+
+mod common;
+
+use common::{free_port, pg_schema, spawn_server, wait_ready};
 
 const SECRET: &str = "crash-test-secret-0123456789abcdef";
 const NAME: &str = "Joana Quitéria Crashtest";
 const PHONE: &str = "+5511900001234";
 const EMAIL: &str = "joana.crashtest@example.com";
 const ADDRESS: &str = "Travessa Durabilidade 77";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(db: &str, port: u16, log: &std::path::Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_feasibility"))
-        .arg("serve")
-        .env("FEASIBILITY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FEASIBILITY_DATABASE_URL", db)
-        .env("FEASIBILITY_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the service did not become ready");
-}
 
 async fn crash_and_recover(db: String) {
     let dir = tempfile::tempdir().unwrap();
@@ -71,7 +33,7 @@ async fn crash_and_recover(db: String) {
     .map(String::from);
     let token = keys.mint("crash", &["*".into()], &all, 600);
 
-    let mut child = spawn(&db, port, &log);
+    let mut child = spawn_server(&db, port, SECRET, Some(&log), "info");
     wait_ready(&client, &base).await;
     let plant = json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.6333, -23.5505]},
@@ -124,7 +86,7 @@ async fn crash_and_recover(db: String) {
     );
     eprintln!("{} reservations acknowledged before SIGKILL", acked.len());
 
-    let mut child = spawn(&db, port, &log);
+    let mut child = spawn_server(&db, port, SECRET, Some(&log), "info");
     wait_ready(&client, &base).await;
     for r in &acked {
         let got = client
@@ -192,25 +154,7 @@ async fn acknowledged_reservations_survive_sigkill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_reservations_survive_sigkill_on_postgres() {
-    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "TEST_DATABASE_URL must be set in CI"
-        );
-        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL test skipped");
-        return;
-    };
-    let schema = format!("crash_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    crash_and_recover(format!("{base}{sep}options=-c%20search_path%3D{schema}")).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    if let Some(schema) = pg_schema("crash").await {
+        crash_and_recover(schema.url.clone()).await;
+    }
 }

@@ -4,53 +4,18 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+mod common;
+
+use common::{free_port, pg_schema, spawn_server, wait_ready};
 
 const SECRET: &str = "replica-test-secret-0123456789abc";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(db: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_feasibility"))
-        .arg("serve")
-        .env("FEASIBILITY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FEASIBILITY_DATABASE_URL", db)
-        .env("FEASIBILITY_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts")
-}
 
 struct Replica {
     base: String,
     _child: Child,
-}
-
-async fn ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("replica not ready");
 }
 
 /// Polls `check` on a replica until it holds; returns how long that took.
@@ -71,35 +36,22 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_one_database() {
-    let Ok(base_url) = std::env::var("TEST_DATABASE_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "TEST_DATABASE_URL must be set in CI"
-        );
-        eprintln!("TEST_DATABASE_URL is not set: replica test skipped");
+    let Some(schema) = pg_schema("replicas").await else {
         return;
     };
-    let schema = format!("replicas_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&base_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if base_url.contains('?') { '&' } else { '?' };
-    let db = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
+    let db = schema.url.clone();
     let client = reqwest::Client::new();
     let (pa, pb) = (free_port(), free_port());
     let a = Replica {
         base: format!("http://127.0.0.1:{pa}"),
-        _child: spawn(&db, pa),
+        _child: spawn_server(&db, pa, SECRET, None, "warn"),
     };
-    ready(&client, &a.base).await;
+    wait_ready(&client, &a.base).await;
     let b = Replica {
         base: format!("http://127.0.0.1:{pb}"),
-        _child: spawn(&db, pb),
+        _child: spawn_server(&db, pb, SECRET, None, "warn"),
     };
-    ready(&client, &b.base).await;
+    wait_ready(&client, &b.base).await;
     let keys = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes());
     let token = keys.mint(
         "replicas",
@@ -235,12 +187,10 @@ async fn two_replicas_share_one_database() {
         "propagation to the other replica: import {import_delay:?}, settings {settings_delay:?}, cancel {cancel_delay:?}"
     );
 
+    // Servers first, then the schema they use.
     drop(a);
     drop(b);
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    drop(schema);
 }
 
 trait MapIs<T> {

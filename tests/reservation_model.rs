@@ -1,7 +1,7 @@
 //! A state-machine test: random sequences of create / confirm / cancel / complete / expire /
 //! import against a simple model. After every step the store and the index agree with the
 //! model: holds are the live reservations, free ports never go below zero, no port is held
-//! twice. Runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+//! twice. Runs on SQLite and on PostgreSQL (`TEST_DATABASE_URL`).
 
 use ftth_feasibility::auth::TokenKeys;
 use ftth_feasibility::domain::Coord;
@@ -13,6 +13,10 @@ use ftth_feasibility::domain::settings::Settings;
 use ftth_feasibility::service::App;
 use ftth_feasibility::store::{PoolOptions, Store, TransitionError};
 use proptest::prelude::*;
+
+mod common;
+
+use common::pg_schema;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -313,14 +317,6 @@ async fn backdate(url: &str, id: &str) {
     }
 }
 
-fn engines() -> Vec<&'static str> {
-    let mut e = vec!["sqlite"];
-    if std::env::var("TEST_DATABASE_URL").is_ok() {
-        e.push("postgres");
-    }
-    e
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -330,28 +326,10 @@ proptest! {
         initial in prop::collection::vec((1..=4u32, 0..=4u32), 6),
     ) {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        for engine in engines() {
-            let dir = tempfile::tempdir().unwrap();
-            let (url, cleanup) = match engine {
-                "sqlite" => (format!("sqlite://{}/model.db", dir.path().display()), None),
-                _ => {
-                    let base = std::env::var("TEST_DATABASE_URL").unwrap();
-                    let schema = format!("model_{}", uuid::Uuid::new_v4().simple());
-                    rt.block_on(async {
-                        let pool = sqlx::PgPool::connect(&base).await.unwrap();
-                        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
-                    });
-                    let sep = if base.contains('?') { '&' } else { '?' };
-                    (format!("{base}{sep}options=-c%20search_path%3D{schema}"), Some((base, schema)))
-                }
-            };
-            rt.block_on(run(url, ops.clone(), initial.clone()));
-            if let Some((base, schema)) = cleanup {
-                rt.block_on(async {
-                    let pool = sqlx::PgPool::connect(&base).await.unwrap();
-                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
-                });
-            }
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(run(format!("sqlite://{}/model.db", dir.path().display()), ops.clone(), initial.clone()));
+        if let Some(schema) = rt.block_on(pg_schema("model")) {
+            rt.block_on(run(schema.url.clone(), ops, initial));
         }
     }
 }

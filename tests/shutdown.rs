@@ -1,47 +1,24 @@
 //! SIGTERM: the service stops taking requests, finishes the one in flight, and exits 0.
 
 use serde_json::json;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+
+use common::{free_port, spawn_server, wait_ready};
 
 const SECRET: &str = "shutdown-test-secret-0123456789ab";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feasibility"))
-        .arg("serve")
-        .env("FEASIBILITY_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "FEASIBILITY_DATABASE_URL",
-            format!("sqlite://{}/s.db", dir.path().display()),
-        )
-        .env("FEASIBILITY_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let db = format!("sqlite://{}/s.db", dir.path().display());
+    let mut child = spawn_server(&db, port, SECRET, None, "warn");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&client, &base).await;
     // A request in flight: its headers and half its body are sent before the SIGTERM, the
     // rest after.
     let features: Vec<_> = (0..200)

@@ -19,37 +19,9 @@ pub enum Engine {
 /// Where a test's database lives; removed when the test ends.
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        base: String,
-        schema: String,
-    },
+    Postgres(#[allow(dead_code)] crate::common::PgSchema),
     /// Handed over to a restarted service.
     Moved,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { base, schema } = self {
-            let (base, sql) = (
-                base.clone(),
-                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            );
-            // Drop runs inside the test's runtime: do the async work on a thread of its own.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(pool) = sqlx::PgPool::connect(&base).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                        pool.close().await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
 }
 
 pub struct TestApp {
@@ -95,33 +67,6 @@ impl Reply {
     }
 }
 
-fn postgres_base() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("TEST_DATABASE_URL must be set in CI: PostgreSQL tests may not be skipped")
-        }
-        _ => None,
-    }
-}
-
-/// Creates a fresh schema and returns a URL whose connections use it.
-async fn postgres_db() -> Option<(String, TestDb)> {
-    let base = postgres_base()?;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&base)
-        .await
-        .expect("TEST_DATABASE_URL is reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    Some((url, TestDb::Postgres { base, schema }))
-}
-
 pub fn test_config(database_url: String) -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
@@ -145,13 +90,10 @@ pub async fn spawn(engine: Engine) -> Option<TestApp> {
             let url = format!("sqlite://{}/test.db", dir.path().display());
             (url, TestDb::Sqlite(dir))
         }
-        Engine::Postgres => match postgres_db().await {
-            Some(db) => db,
-            None => {
-                eprintln!("TEST_DATABASE_URL is not set: PostgreSQL test skipped");
-                return None;
-            }
-        },
+        Engine::Postgres => {
+            let schema = crate::common::pg_schema("t").await?;
+            (schema.url.clone(), TestDb::Postgres(schema))
+        }
     };
     Some(start(test_config(url), db).await)
 }

@@ -1,5 +1,7 @@
 //! HTTP integration tests: each scenario runs against SQLite and against PostgreSQL.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 /// Defines `$name::sqlite` and `$name::postgres`, each running `$body` on a fresh service.

@@ -10,6 +10,9 @@ use ftth_feasibility::store::{PoolOptions, Store};
 use std::hint::black_box;
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn boxes() -> usize {
     std::env::var("BENCH_LOAD_BOXES")
         .ok()
@@ -42,20 +45,9 @@ fn bench(c: &mut Criterion) {
         "sqlite",
         format!("sqlite://{}/load.db", dir.path().display()),
     )];
-    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
-        rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-        });
-        let sep = if base.contains('?') { '&' } else { '?' };
-        engines.push((
-            "postgres",
-            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-        ));
+    let schema = rt.block_on(common::pg_schema("bench"));
+    if let Some(schema) = &schema {
+        engines.push(("postgres", schema.url.clone()));
     }
     let mut group = c.benchmark_group(format!("load_index/{n}"));
     group.sample_size(10);
@@ -67,15 +59,6 @@ fn bench(c: &mut Criterion) {
         rt.block_on(store.close());
     }
     group.finish();
-    if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
-        rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await
-                .unwrap();
-        });
-    }
 }
 
 criterion_group!(benches, bench);

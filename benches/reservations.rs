@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 const SECRET: &str = "bench-secret-0123456789abcdefghij";
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -149,26 +152,7 @@ fn main() {
         seconds,
         clients,
     ));
-    if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
-        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let sep = if base.contains('?') { '&' } else { '?' };
-            measure(
-                "postgres",
-                format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                seconds,
-                clients,
-            )
-            .await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await
-                .unwrap();
-        });
+    if let Some(schema) = rt.block_on(common::pg_schema("bench")) {
+        rt.block_on(measure("postgres", schema.url.clone(), seconds, clients));
     }
 }

@@ -2,6 +2,33 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+/// The fixture with a one-second TTL and an expiry job that would not run for a year, and
+/// one pending reservation on B-D: (the service, an all-scopes token, the reservation).
+async fn one_second_hold_and_no_job(app: TestApp) -> (TestApp, String, Reply) {
+    let app = app
+        .with_fixture()
+        .await
+        .restart_with(|c| c.expiry_cron = "0 0 0 1 1 *".into())
+        .await;
+    let admin = app.admin();
+    let patch = json!({"reservation_ttl_s": 1}).to_string();
+    assert_eq!(
+        app.send("PATCH", "/settings", Some(&admin), Some(patch))
+            .await
+            .status,
+        200
+    );
+    let r = app
+        .post(
+            "/reservations",
+            &admin,
+            reservation_body(json!({"box_id": "B-D"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    (app, admin, r)
+}
+
 fn free_of(r: &Reply, box_id: &str) -> Option<u64> {
     r.body["candidates"]
         .as_array()?
@@ -623,27 +650,8 @@ on_both_engines!(
 on_both_engines!(
     a_restart_releases_what_fell_due_while_down,
     |app: TestApp| async move {
-        // A job that would not run for a year: only the start-up catch-up can release it.
-        let app = app
-            .with_fixture()
-            .await
-            .restart_with(|c| c.expiry_cron = "0 0 0 1 1 *".into())
-            .await;
-        let admin = app.admin();
-        app.send(
-            "PATCH",
-            "/settings",
-            Some(&admin),
-            Some(json!({"reservation_ttl_s": 1}).to_string()),
-        )
-        .await;
-        let r = app
-            .post(
-                "/reservations",
-                &admin,
-                reservation_body(json!({"box_id": "B-D"})),
-            )
-            .await;
+        // Only the start-up catch-up can release it.
+        let (app, admin, r) = one_second_hold_and_no_job(app).await;
         let path = format!("/reservations/{}", r.body["id"].as_str().unwrap());
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         assert_eq!(
@@ -661,26 +669,7 @@ on_both_engines!(
 on_both_engines!(
     an_overdue_reservation_cannot_be_confirmed,
     |app: TestApp| async move {
-        let app = app
-            .with_fixture()
-            .await
-            .restart_with(|c| c.expiry_cron = "0 0 0 1 1 *".into())
-            .await;
-        let admin = app.admin();
-        app.send(
-            "PATCH",
-            "/settings",
-            Some(&admin),
-            Some(json!({"reservation_ttl_s": 1}).to_string()),
-        )
-        .await;
-        let r = app
-            .post(
-                "/reservations",
-                &admin,
-                reservation_body(json!({"box_id": "B-D"})),
-            )
-            .await;
+        let (app, admin, r) = one_second_hold_and_no_job(app).await;
         let id = r.body["id"].as_str().unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
         app.post(&format!("/reservations/{id}/confirm"), &admin, json!({}))

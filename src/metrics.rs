@@ -55,9 +55,9 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
     metrics::histogram!(HTTP_DURATION, &labels).record(seconds);
 }
 
-/// One feasibility answer: `feasible` or the reason.
-pub fn feasibility_answer(outcome: &'static str) {
-    metrics::counter!(FEASIBILITY_ANSWERS, "outcome" => outcome).increment(1);
+/// One feasibility answer, labelled by its reason (`feasible` when there is none).
+pub fn feasibility_answer(reason: &'static str) {
+    metrics::counter!(FEASIBILITY_ANSWERS, "reason" => reason).increment(1);
 }
 
 /// One reservation request's end: `created`, `replayed`, or the reason it was refused.

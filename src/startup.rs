@@ -30,6 +30,8 @@ impl Application {
     /// Connects to the database (migrating it), loads the index, catches up on expiries,
     /// starts the scheduler and binds the listener.
     pub async fn build(config: &Config, keys: TokenKeys) -> anyhow::Result<Self> {
+        // The recorder first, so that nothing recorded during start-up is lost.
+        crate::metrics::handle();
         let store = Store::connect(
             &config.database_url,
             PoolOptions {
@@ -48,12 +50,8 @@ impl Application {
                 .context("cannot load the service state")?,
         );
         // Catch up on what fell due while the service was down, then keep to the schedule.
-        match app.expire_overdue().await {
-            Ok(released) => crate::metrics::expiry_run(true, released),
-            Err(e) => {
-                crate::metrics::expiry_run(false, 0);
-                tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
-            }
+        if let Err(e) = app.expire_overdue().await {
+            tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
         }
         let scheduler = crate::jobs::start(app.clone(), &config.expiry_cron)
             .await

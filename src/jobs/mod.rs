@@ -25,12 +25,8 @@ pub async fn start(app: web::Data<App>, cron: &str) -> anyhow::Result<JobSchedul
             let Ok(_guard) = running.try_lock() else {
                 return;
             };
-            match app.expire_overdue().await {
-                Ok(released) => crate::metrics::expiry_run(true, released),
-                Err(e) => {
-                    crate::metrics::expiry_run(false, 0);
-                    tracing::warn!(error = %e, "expiry run failed; the next run retries");
-                }
+            if let Err(e) = app.expire_overdue().await {
+                tracing::warn!(error = %e, "expiry run failed; the next run retries");
             }
         })
     })?;

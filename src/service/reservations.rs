@@ -194,6 +194,12 @@ impl App {
     /// The expiry job: releases overdue pending reservations in batches, then forgets
     /// idempotency keys older than a day. Returns how many were released.
     pub async fn expire_overdue(&self) -> Result<usize, StoreError> {
+        let result = self.expire_overdue_now().await;
+        crate::metrics::expiry_run(result.is_ok(), *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    async fn expire_overdue_now(&self) -> Result<usize, StoreError> {
         const BATCH: usize = 500;
         let mut released = 0;
         loop {

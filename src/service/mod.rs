@@ -163,11 +163,15 @@ impl App {
         batch: &ImportBatch,
         mode: ImportMode,
     ) -> Result<ImportOutcome, StoreError> {
-        let _guard = self.reload.lock().await;
+        let guard = self.reload.lock().await;
         let outcome = self.store.import(project, batch, mode).await?;
         let started = Instant::now();
         let index = self.store.load_project_index(project).await?;
         self.index.replace_project(index);
+        drop(guard);
+        // This replica has applied its own change: following the log need not reload the
+        // project again. (After the reload lock: the follower takes the two the other way.)
+        self.mark_applied(outcome.version).await;
         tracing::info!(
             project,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -79,6 +79,14 @@ impl App {
         Ok(applied)
     }
 
+    /// Records that this replica already applied the change `version` itself.
+    pub(super) async fn mark_applied(&self, version: i64) {
+        let mut pos = self.position.lock().await;
+        if version > pos.applied {
+            pos.seen.insert(version);
+        }
+    }
+
     async fn apply_change(&self, c: &Change) -> Result<(), StoreError> {
         match c.kind.as_str() {
             "project" => {

@@ -29,6 +29,9 @@ pub struct Counts {
 pub struct ImportOutcome {
     pub boxes: Counts,
     pub regions: Counts,
+    /// The change-log version of the import.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// A splitter with its port accounting.
@@ -347,9 +350,10 @@ impl Store {
                     }
                 }
             }
-            record_change!(self, tx, "project", project);
+            let version = record_change!(self, tx, "project", project);
             tx.commit().await?;
             Ok(ImportOutcome {
+                version,
                 boxes: Counts {
                     added: file_box_ids.len() - updated_boxes.len(),
                     updated: updated_boxes.len(),

@@ -159,21 +159,25 @@ impl BeginWrite for PgPool {
 }
 
 /// Adds a row to the change log in the current transaction and, on PostgreSQL, a
-/// notification that other replicas receive when the transaction commits.
+/// notification that other replicas receive when the transaction commits. Evaluates to the
+/// change's version.
 macro_rules! record_change {
     ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
-        sqlx::query("INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3)")
-            .bind($kind)
-            .bind(String::from($subject))
-            .bind($crate::store::now().timestamp_micros())
-            .execute(&mut *$tx)
-            .await?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version",
+        )
+        .bind($kind)
+        .bind(String::from($subject))
+        .bind($crate::store::now().timestamp_micros())
+        .fetch_one(&mut *$tx)
+        .await?;
         if let Some(channel) = $store.notify_channel() {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(channel.to_owned())
                 .execute(&mut *$tx)
                 .await?;
         }
+        version
     }};
 }
 pub(crate) use record_change;

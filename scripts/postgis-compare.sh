@@ -60,4 +60,7 @@ import re
 service = float(re.search(r"^feasibility\s+(\d+) req/s", open("/tmp/ftth-load.out").read(), re.M).group(1))
 postgis = float(re.search(r"tps = ([\d.]+)", open("/tmp/ftth-pgbench.out").read()).group(1))
 print(f"/feasibility {service:.0f} req/s over HTTP vs PostGIS {postgis:.0f} queries/s: {service / postgis:.1f}x")
+import os
+if os.environ.get("SMOKE") == "1":
+    print("(smoke run: debug build, 2,000 boxes, 2 s: the figures only show the scripts work)")
 PY

@@ -95,8 +95,8 @@ impl App {
                 self.index.replace_project(index);
             }
             "splitters" => {
-                let ids: Vec<String> = serde_json::from_str(&c.subject).unwrap_or_default();
-                self.refresh_splitters(&ids).await;
+                self.refresh_splitters(&crate::store::splitters_of(&c.subject))
+                    .await;
             }
             "plans" => self.reload_plans().await?,
             "settings" => self.reload_settings().await?,

@@ -13,6 +13,16 @@ pub struct Change {
     pub created_at: i64,
 }
 
+/// The subject of a `splitters` change: the splitter ids, as a JSON array.
+pub fn splitters_subject<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::to_string(&ids.into_iter().collect::<Vec<_>>()).expect("ids serialise")
+}
+
+/// The splitter ids of a `splitters` change (none when the subject is not one).
+pub fn splitters_of(subject: &str) -> Vec<String> {
+    serde_json::from_str(subject).unwrap_or_default()
+}
+
 impl Store {
     /// The newest change version (0 when there is none).
     pub async fn latest_change(&self) -> Result<i64, StoreError> {

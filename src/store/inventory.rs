@@ -1,6 +1,9 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
-use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
+use super::{
+    BeginWrite, Store, StoreError, in_list, on_pool, push_project_scope, record_change,
+    tags_from_text, tags_to_text,
+};
 use crate::domain::Coord;
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
@@ -10,7 +13,7 @@ use crate::index::{ProjectBuilder, ProjectIndex};
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{Database, Encode, QueryBuilder, Row, Type};
+use sqlx::{QueryBuilder, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Rows per multi-row INSERT (well under both engines' parameter limits).
@@ -71,21 +74,6 @@ pub struct BoxSummary {
     pub lat: f64,
     pub lon: f64,
     pub free_ports: u32,
-}
-
-/// `prefix (ids...)`: an IN list with one bound parameter per id.
-fn in_list<DB: Database>(prefix: &str, ids: &[String]) -> QueryBuilder<DB>
-where
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-{
-    let mut qb = QueryBuilder::new(prefix);
-    qb.push(" (");
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(id.clone());
-    }
-    qb.push(")");
-    qb
 }
 
 fn parse_status(s: &str) -> Result<BoxStatus, StoreError> {
@@ -513,14 +501,7 @@ impl Store {
                     .push_bind(max_lon)
                     .push(")");
             }
-            if let ProjectScope::Only(set) = scope {
-                qb.push(" AND project IN (");
-                let mut sep = qb.separated(", ");
-                for project in set {
-                    sep.push_bind(project.clone());
-                }
-                qb.push(")");
-            }
+            push_project_scope(&mut qb, scope);
             qb.push(" ORDER BY id LIMIT ").push_bind(limit as i64);
             qb.push(") b LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' ORDER BY b.id");
             let mut out: Vec<BoxSummary> = Vec::new();

@@ -13,7 +13,7 @@ mod reservations;
 mod settings;
 mod sqlite;
 
-pub use changes::Change;
+pub use changes::{Change, splitters_of};
 pub use error::StoreError;
 pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
 pub use reservations::{
@@ -181,6 +181,44 @@ macro_rules! record_change {
     }};
 }
 pub(crate) use record_change;
+
+/// ` (a, b, …)`: one bound parameter per value.
+fn push_list<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    values: impl IntoIterator<Item = String>,
+) where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push(" (");
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(v);
+    }
+    qb.push(")");
+}
+
+/// `prefix (ids…)`: an IN list with one bound parameter per id.
+pub(crate) fn in_list<DB: sqlx::Database>(prefix: &str, ids: &[String]) -> sqlx::QueryBuilder<DB>
+where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new(prefix);
+    push_list(&mut qb, ids.iter().cloned());
+    qb
+}
+
+/// ` AND project IN (…)` when the scope is limited to some projects.
+pub(crate) fn push_project_scope<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    scope: &crate::domain::feasibility::ProjectScope,
+) where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if let crate::domain::feasibility::ProjectScope::Only(set) = scope {
+        qb.push(" AND project IN");
+        push_list(qb, set.iter().cloned());
+    }
+}
 
 /// A JSON array of strings as stored (tags).
 pub(crate) fn tags_to_text(tags: &[String]) -> String {

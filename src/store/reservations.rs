@@ -6,7 +6,11 @@
 //! partial unique index on live (splitter, port) refuses a second hold on a port whatever
 //! happens above it.
 
-use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
+use super::changes::splitters_subject;
+use super::{
+    BeginWrite, Store, StoreError, on_pool, push_project_scope, record_change, tags_from_text,
+    tags_to_text,
+};
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::network::{Ports, free_ports};
 use crate::domain::reservation::{
@@ -14,6 +18,10 @@ use crate::domain::reservation::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
+
+/// The stored answer to an `Idempotency-Key` of a `sub`.
+const IDEMPOTENCY_ANSWER: &str =
+    "SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2";
 
 const COLUMNS: &str = "id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, lat, lon, \
      address, customer, external_ref, created_by, created_at, expires_at, confirmed_at, closed_at";
@@ -206,7 +214,7 @@ impl Store {
             let mut outcomes = Vec::with_capacity(holds.len());
             for new in holds {
                 if let Some((key, hash)) = &new.idempotency {
-                    let seen = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                    let seen = sqlx::query(IDEMPOTENCY_ANSWER)
                         .bind(new.created_by.clone())
                         .bind(key.clone())
                         .fetch_optional(&mut *tx)
@@ -320,7 +328,7 @@ impl Store {
                             .bind(reservation.id.clone())
                             .execute(&mut *tx)
                             .await?;
-                        let r = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+                        let r = sqlx::query(IDEMPOTENCY_ANSWER)
                             .bind(new.created_by.clone())
                             .bind(key.clone())
                             .fetch_one(&mut *tx)
@@ -344,12 +352,7 @@ impl Store {
                 })
                 .collect();
             if !held.is_empty() {
-                record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    serde_json::to_string(&held).expect("ids serialise")
-                );
+                record_change!(self, tx, "splitters", splitters_subject(held));
             }
             tx.commit().await?;
             Ok(outcomes)
@@ -365,12 +368,18 @@ impl Store {
         hash: &str,
     ) -> Result<Option<HoldOutcome>, StoreError> {
         let row = on_pool!(self, read, |p| {
-            sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2")
+            sqlx::query(IDEMPOTENCY_ANSWER)
                 .bind(sub.to_owned())
                 .bind(key.to_owned())
                 .fetch_optional(p)
                 .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<String, _>(2)?)))
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get::<String, _>(0)?,
+                        r.try_get::<i64, _>(1)?,
+                        r.try_get::<String, _>(2)?,
+                    ))
+                })
                 .transpose()
         })?;
         Ok(row.map(|(stored, status, body)| {
@@ -437,14 +446,7 @@ impl Store {
                 qb.push(" AND created_at <= ")
                     .push_bind(t.timestamp_micros());
             }
-            if let ProjectScope::Only(set) = scope {
-                qb.push(" AND project IN (");
-                let mut sep = qb.separated(", ");
-                for project in set {
-                    sep.push_bind(project.clone());
-                }
-                qb.push(")");
-            }
+            push_project_scope(&mut qb, scope);
             if let Some((at, id)) = &filter.after {
                 qb.push(" AND (created_at < ").push_bind(*at);
                 qb.push(" OR (created_at = ")
@@ -494,7 +496,7 @@ impl Store {
                     self,
                     tx,
                     "splitters",
-                    serde_json::json!([r.splitter_id]).to_string()
+                    splitters_subject([r.splitter_id.as_str()])
                 );
                 tx.commit().await.map_err(StoreError::from)?;
                 return Err(TransitionError::Invalid {
@@ -574,7 +576,7 @@ impl Store {
                     self,
                     tx,
                     "splitters",
-                    serde_json::json!([r.splitter_id]).to_string()
+                    splitters_subject([r.splitter_id.as_str()])
                 );
             }
             tx.commit().await.map_err(StoreError::from)?;
@@ -626,13 +628,8 @@ impl Store {
                 });
             }
             if !freed.is_empty() {
-                let ids: Vec<&str> = freed.iter().map(|f| f.splitter_id.as_str()).collect();
-                record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    serde_json::to_string(&ids).expect("ids serialise")
-                );
+                let ids = freed.iter().map(|f| f.splitter_id.as_str());
+                record_change!(self, tx, "splitters", splitters_subject(ids));
             }
             tx.commit().await?;
             Ok(freed)

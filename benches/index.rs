@@ -10,6 +10,7 @@ use ftth_feasibility::domain::feasibility::ProjectScope;
 use ftth_feasibility::domain::network::{free_ports, region_tags_at};
 use ftth_feasibility::index::{Index, ProjectBuilder, Query};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 fn sizes() -> Vec<usize> {
     std::env::var("BENCH_SIZES")
@@ -68,6 +69,33 @@ fn bench(c: &mut Criterion) {
             .step_by((n / 1000).max(1))
             .map(|p| Coord::parse(p.lat() + 0.0003, p.lon() - 0.0002).unwrap())
             .collect();
+        // Criterion reports means of batches; the target is on single queries' median, so
+        // time each query of a pass over the addresses on its own too.
+        for radius in [250.0, 1000.0, 5000.0] {
+            let mut times: Vec<Duration> = (0..20)
+                .flat_map(|_| &queries)
+                .map(|&at| {
+                    let q = Query {
+                        at,
+                        radius_m: radius,
+                        tags: &tags,
+                        scope: &scope,
+                        limit: 5,
+                    };
+                    let started = Instant::now();
+                    black_box(index.query(black_box(&q)));
+                    started.elapsed()
+                })
+                .collect();
+            times.sort_unstable();
+            let at = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+            println!(
+                "query/{n}/{radius}: single queries p50 {:.2} µs, p99 {:.2} µs ({} queries)",
+                at(0.5),
+                at(0.99),
+                times.len()
+            );
+        }
         let mut group = c.benchmark_group(format!("query/{n}"));
         for radius in [250.0, 1000.0, 5000.0] {
             group.bench_with_input(

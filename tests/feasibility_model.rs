@@ -160,7 +160,7 @@ proptest! {
         let answer = index.query(&Query { at, radius_m: radius, tags: &tags, scope: &scope, limit });
         let (reason, expected) = brute_force(&boxes, at, radius, &tags, &scope, limit);
         prop_assert_eq!(answer.reason, reason);
-        let got: Vec<(String, f64)> = answer.candidates.iter().map(|c| (c.box_id.clone(), c.distance_m)).collect();
+        let got: Vec<(String, f64)> = answer.candidates.iter().map(|c| (c.box_id().to_owned(), c.distance_m)).collect();
         prop_assert_eq!(got, expected);
     }
 

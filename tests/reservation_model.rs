@@ -158,7 +158,7 @@ async fn check(app: &App, model: &Model) {
             .answer
             .candidates
             .iter()
-            .filter(|c| c.box_id == box_id(b))
+            .filter(|c| c.box_id() == box_id(b))
             .map(|c| c.free_ports)
             .sum();
         let expected: u32 = if model.deployed[b] {

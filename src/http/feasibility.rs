@@ -37,20 +37,16 @@ pub struct FeasibilityOut<'a> {
 
 fn candidate_out(c: &Candidate) -> CandidateOut<'_> {
     CandidateOut {
-        box_id: &c.box_id,
-        project: &c.project,
-        name: &c.name,
-        lat: c.lat,
-        lon: c.lon,
+        box_id: c.box_id(),
+        project: c.project(),
+        name: c.name(),
+        lat: c.lat(),
+        lon: c.lon(),
         distance_m: c.distance_m,
         free_ports: c.free_ports,
         splitters: c
-            .splitters
-            .iter()
-            .map(|(id, free)| SplitterOut {
-                id,
-                free_ports: *free,
-            })
+            .splitters()
+            .map(|(id, free_ports)| SplitterOut { id, free_ports })
             .collect(),
     }
 }

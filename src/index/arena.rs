@@ -14,6 +14,12 @@ pub struct StrArena {
 }
 
 impl StrArena {
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: String::with_capacity(bytes),
+        }
+    }
+
     pub fn push(&mut self, s: &str) -> StrRef {
         let start = u32::try_from(self.buf.len()).expect("index strings exceed 4 GiB");
         self.buf.push_str(s);
@@ -27,8 +33,8 @@ impl StrArena {
         &self.buf[r.start as usize..(r.start + r.len) as usize]
     }
 
-    pub fn shrink(&mut self) {
-        self.buf.shrink_to_fit();
+    pub fn len(&self) -> usize {
+        self.buf.len()
     }
 
     pub fn bytes(&self) -> usize {

@@ -120,12 +120,16 @@ impl Index {
         for p in projects.values().filter(|p| q.scope.allows(p.project())) {
             let hits = p.query(q.at, q.radius_m, q.tags, q.limit);
             furthest = furthest.max(hits.furthest);
-            candidates.extend(hits.candidates);
+            if candidates.is_empty() {
+                candidates = hits.candidates;
+            } else {
+                candidates.extend(hits.candidates);
+            }
         }
         candidates.sort_by(|a, b| {
             a.distance_m
                 .total_cmp(&b.distance_m)
-                .then_with(|| a.box_id.cmp(&b.box_id))
+                .then_with(|| a.box_id().cmp(b.box_id()))
         });
         candidates.truncate(q.limit);
         Answer {

@@ -5,15 +5,32 @@ use crate::domain::Coord;
 use crate::domain::feasibility::Stage;
 use crate::domain::geodesy::{round_cm, within_radius};
 use crate::domain::network::BoxStatus;
-use rstar::primitives::GeomWithData;
-use rstar::{AABB, RTree};
-use std::collections::HashMap;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams};
+use smallvec::SmallVec;
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-type Leaf = GeomWithData<[f64; 3], u32>;
+/// A leaf of the tree: a run of spatially close boxes, `boxes[start..end]`, under their
+/// bounding box. Keeping runs rather than single boxes in the tree makes it about a tenth of
+/// the size (each rstar node slot is as large as an inner node) and keeps the coordinates a
+/// query reads next to each other in memory.
+type Bucket = GeomWithData<Rectangle<[f64; 3]>, (u32, u32)>;
+
+/// How boxes are grouped into buckets: rstar's bulk load, whose lowest nodes become buckets.
+struct BucketParams;
+
+impl RTreeParams for BucketParams {
+    const MIN_SIZE: usize = 6;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 3;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
 
 /// A box as the index keeps it.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct BoxEntry {
     coord: Coord,
     id: StrRef,
@@ -33,19 +50,75 @@ struct SplitterEntry {
     free: AtomicU32,
 }
 
-/// One candidate box found by a query.
-#[derive(Debug, Clone, PartialEq)]
+/// One candidate box found by a query. It points into the project's index (no strings are
+/// copied to answer a query) and keeps the free ports as they were when it was found.
+#[derive(Clone)]
 pub struct Candidate {
-    pub box_id: String,
-    pub project: String,
-    pub name: String,
-    pub lat: f64,
-    pub lon: f64,
+    index: Arc<ProjectIndex>,
+    /// Position in `index.boxes`.
+    at: u32,
     /// Rounded to the centimetre.
     pub distance_m: f64,
     pub free_ports: u32,
-    /// Attendance splitters with free ports, in id order.
-    pub splitters: Vec<(String, u32)>,
+    /// Attendance splitters with free ports, in id order: (position in `index.splitters`,
+    /// free ports).
+    splitters: SmallVec<[(u32, u32); 4]>,
+}
+
+impl Candidate {
+    fn entry(&self) -> &BoxEntry {
+        &self.index.boxes[self.at as usize]
+    }
+
+    pub fn box_id(&self) -> &str {
+        self.index.strings.get(self.entry().id)
+    }
+
+    pub fn project(&self) -> &str {
+        &self.index.project
+    }
+
+    pub fn name(&self) -> &str {
+        self.index.strings.get(self.entry().name)
+    }
+
+    pub fn lat(&self) -> f64 {
+        self.entry().coord.lat()
+    }
+
+    pub fn lon(&self) -> f64 {
+        self.entry().coord.lon()
+    }
+
+    /// Attendance splitters with free ports, in id order: (splitter id, free ports).
+    pub fn splitters(&self) -> impl ExactSizeIterator<Item = (&str, u32)> {
+        self.splitters.iter().map(|&(s, free)| {
+            let id = self.index.splitters[s as usize].id;
+            (self.index.strings.get(id), free)
+        })
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.project() == other.project()
+            && self.box_id() == other.box_id()
+            && self.distance_m == other.distance_m
+            && self.free_ports == other.free_ports
+            && self.splitters().eq(other.splitters())
+    }
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("project", &self.project())
+            .field("box_id", &self.box_id())
+            .field("distance_m", &self.distance_m)
+            .field("free_ports", &self.free_ports)
+            .field("splitters", &self.splitters().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// What one project contributes to a query.
@@ -59,9 +132,13 @@ pub struct ProjectHits {
 #[derive(Debug)]
 pub struct ProjectIndex {
     project: String,
-    tree: RTree<Leaf>,
-    /// Sorted by box id (the store loads them in that order).
+    tree: RTree<Bucket>,
+    /// In bucket order; `points[i]` is `boxes[i]`'s earth-centred position.
     boxes: Vec<BoxEntry>,
+    points: Vec<[f64; 3]>,
+    /// Positions in `boxes`, sorted by box id.
+    by_id: Vec<u32>,
+    /// In box order, each box's attendance splitters together.
     splitters: Vec<SplitterEntry>,
     tagsets: Vec<Box<[u32]>>,
     tag_ids: HashMap<Box<str>, u32>,
@@ -75,6 +152,11 @@ pub struct ProjectIndex {
 fn chord_shortfall_bound(distance_m: f64) -> f64 {
     const RHO_MIN: f64 = 6_300_000.0;
     distance_m.powi(3) / (12.0 * RHO_MIN * RHO_MIN) + 0.01
+}
+
+fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let (dx, dy, dz) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    dx * dx + dy * dy + dz * dz
 }
 
 /// Collects one project's boxes (in id order) and builds its index.
@@ -160,29 +242,179 @@ impl ProjectBuilder {
         });
     }
 
-    pub fn build(mut self) -> ProjectIndex {
-        let leaves: Vec<Leaf> = self
-            .boxes
-            .iter()
-            .enumerate()
-            .map(|(i, b)| GeomWithData::new(b.coord.ecef(), i as u32))
-            .collect();
-        self.boxes.shrink_to_fit();
-        self.splitters.shrink_to_fit();
-        self.strings.shrink();
+    pub fn build(self) -> ProjectIndex {
+        let (order, ends) = bucket_order(&self.boxes);
+        let mut boxes = Vec::with_capacity(self.boxes.len());
+        let mut points = Vec::with_capacity(self.boxes.len());
+        let mut splitters = Vec::with_capacity(self.splitters.len());
+        // Box ids came in ascending order: position in the builder is rank by id.
+        let mut by_id = vec![0u32; self.boxes.len()];
+        let mut buckets = Vec::with_capacity(ends.len());
+        // Strings are laid out again in box order: a box's id, name and splitter ids share a
+        // cache line or two, which a query reads right after the box.
+        let mut strings = StrArena::with_capacity(self.strings.len());
+        let mut start = 0;
+        for end in ends {
+            for &(old, point) in &order[start as usize..end as usize] {
+                let mut b = self.boxes[old as usize];
+                let first = b.first_splitter as usize;
+                b.first_splitter = splitters.len() as u32;
+                b.id = strings.push(self.strings.get(b.id));
+                b.name = strings.push(self.strings.get(b.name));
+                for s in &self.splitters[first..first + b.splitter_count as usize] {
+                    splitters.push(SplitterEntry {
+                        id: strings.push(self.strings.get(s.id)),
+                        free: AtomicU32::new(s.free.load(Ordering::Relaxed)),
+                    });
+                }
+                by_id[old as usize] = boxes.len() as u32;
+                boxes.push(b);
+                points.push(point);
+            }
+            let envelope = AABB::from_points(&points[start as usize..end as usize]);
+            buckets.push(GeomWithData::new(
+                Rectangle::from_aabb(envelope),
+                (start, end),
+            ));
+            start = end;
+        }
         ProjectIndex {
             project: self.project,
-            tree: RTree::bulk_load(leaves),
-            boxes: self.boxes,
-            splitters: self.splitters,
+            tree: RTree::bulk_load(buckets),
+            boxes,
+            points,
+            by_id,
+            splitters,
             tagsets: self.tagsets,
             tag_ids: self.tag_ids,
-            strings: self.strings,
+            strings,
         }
     }
 }
 
+/// Groups boxes into buckets of nearby boxes: the order to store them in (builder position,
+/// earth-centred point) and where each bucket ends in it.
+fn bucket_order(boxes: &[BoxEntry]) -> (Vec<(u32, [f64; 3])>, Vec<u32>) {
+    fn walk(
+        boxes: &[BoxEntry],
+        children: &[RTreeNode<GeomWithData<[f64; 2], u32>>],
+        order: &mut Vec<(u32, [f64; 3])>,
+        ends: &mut Vec<u32>,
+    ) {
+        let before = order.len();
+        for child in children {
+            match child {
+                RTreeNode::Leaf(leaf) => {
+                    order.push((leaf.data, boxes[leaf.data as usize].coord.ecef()))
+                }
+                RTreeNode::Parent(p) => walk(boxes, p.children(), order, ends),
+            }
+        }
+        // The leaves directly under this node (bulk loading puts all leaves at one depth, so
+        // this is all of its children or none of them) form one bucket.
+        if children.iter().any(|c| matches!(c, RTreeNode::Leaf(_))) {
+            debug_assert!(order.len() > before);
+            ends.push(order.len() as u32);
+        }
+    }
+    // Grouped on longitude and latitude: the boxes lie on a surface, which rstar's bulk
+    // load partitions evenly in two dimensions but not in three. (The grouping only decides
+    // how good the buckets are; their envelopes are computed in three dimensions.)
+    let leaves: Vec<_> = boxes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| GeomWithData::new([b.coord.lon(), b.coord.lat()], i as u32))
+        .collect();
+    let grouping: RTree<_, BucketParams> = RTree::bulk_load_with_params(leaves);
+    let mut order = Vec::with_capacity(boxes.len());
+    let mut ends = Vec::with_capacity(boxes.len() / BucketParams::MIN_SIZE + 1);
+    walk(boxes, grouping.root().children(), &mut order, &mut ends);
+    (order, ends)
+}
+
+/// A step of the nearest-first walk, with the least squared chord from the query to
+/// anything under it.
+#[derive(Debug, Clone, Copy)]
+struct Step<'a> {
+    chord2: f64,
+    what: Under<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Under<'a> {
+    Node(&'a ParentNode<Bucket>),
+    Bucket(u32, u32),
+    Box(u32),
+}
+
+impl PartialEq for Step<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for Step<'_> {}
+
+impl PartialOrd for Step<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Step<'_> {
+    /// Reversed, so that `BinaryHeap` pops the nearest first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.chord2.total_cmp(&self.chord2)
+    }
+}
+
 impl ProjectIndex {
+    /// Boxes within `cut2` (squared chord) of `q`, nearest first: a best-first walk of the
+    /// tree that never queues what lies beyond the cut. (rstar's own nearest-neighbour
+    /// iterator queues every child of every node it opens; with the cut this walk's queue
+    /// stays a few dozen entries.)
+    fn nearest(&self, q: [f64; 3], cut2: f64) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let mut queue: BinaryHeap<Step<'_>> = BinaryHeap::with_capacity(64);
+        let root = self.tree.root();
+        queue.push(Step {
+            chord2: root.envelope().distance_2(&q),
+            what: Under::Node(root),
+        });
+        std::iter::from_fn(move || {
+            while let Some(step) = queue.pop() {
+                match step.what {
+                    Under::Box(index) => return Some((index, step.chord2)),
+                    Under::Bucket(start, end) => {
+                        for index in start..end {
+                            let chord2 = distance2(self.points[index as usize], q);
+                            if chord2 <= cut2 {
+                                queue.push(Step {
+                                    chord2,
+                                    what: Under::Box(index),
+                                });
+                            }
+                        }
+                    }
+                    Under::Node(node) => {
+                        for child in node.children() {
+                            let (envelope, what) = match child {
+                                RTreeNode::Parent(p) => (p.envelope(), Under::Node(p)),
+                                RTreeNode::Leaf(b) => {
+                                    (b.envelope(), Under::Bucket(b.data.0, b.data.1))
+                                }
+                            };
+                            let chord2 = envelope.distance_2(&q);
+                            if chord2 <= cut2 {
+                                queue.push(Step { chord2, what });
+                            }
+                        }
+                    }
+                }
+            }
+            None
+        })
+    }
+
     pub fn project(&self) -> &str {
         &self.project
     }
@@ -195,16 +427,27 @@ impl ProjectIndex {
         self.boxes.is_empty()
     }
 
-    /// Bytes held by this index (approximate: vectors by capacity, tree by node count).
+    /// Bytes held by this index: vectors by capacity, the tree node by node; hash maps
+    /// approximately.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        let leaves = self.tree.size() * size_of::<Leaf>();
-        // Parent nodes: about one per six leaves at rstar's default fan-out, each an AABB
-        // and a vector header.
-        let parents = self.tree.size().div_ceil(6) * (size_of::<AABB<[f64; 3]>>() + 24);
-        leaves
-            + parents
+        fn node_bytes(children: &[RTreeNode<Bucket>], capacity: usize) -> usize {
+            capacity * size_of::<RTreeNode<Bucket>>()
+                + children
+                    .iter()
+                    .map(|c| match c {
+                        RTreeNode::Parent(p) => node_bytes(p.children(), p.children().len()),
+                        RTreeNode::Leaf(_) => 0,
+                    })
+                    .sum::<usize>()
+        }
+        // rstar does not expose its vectors' capacities: counted by length.
+        let root = self.tree.root();
+        size_of::<RTree<Bucket>>()
+            + node_bytes(root.children(), root.children().len())
             + self.boxes.capacity() * size_of::<BoxEntry>()
+            + self.points.capacity() * size_of::<[f64; 3]>()
+            + self.by_id.capacity() * size_of::<u32>()
             + self.splitters.capacity() * size_of::<SplitterEntry>()
             + self.tagsets.iter().map(|t| t.len() * 4 + 16).sum::<usize>()
             + self.tag_ids.keys().map(|k| k.len() + 32).sum::<usize>()
@@ -212,9 +455,10 @@ impl ProjectIndex {
     }
 
     fn box_index(&self, box_id: &str) -> Option<usize> {
-        self.boxes
-            .binary_search_by(|b| self.strings.get(b.id).cmp(box_id))
+        self.by_id
+            .binary_search_by(|&i| self.strings.get(self.boxes[i as usize].id).cmp(box_id))
             .ok()
+            .map(|i| self.by_id[i] as usize)
     }
 
     /// Sets the free ports of one splitter (after its holds or inventory changed in the
@@ -239,11 +483,11 @@ impl ProjectIndex {
 
     /// Tag ids of this project for the tags in force (unknown tags match nothing here).
     /// `None` means no tag restriction.
-    fn tag_filter(&self, tags: &[String]) -> Option<Vec<u32>> {
+    fn tag_filter(&self, tags: &[String]) -> Option<SmallVec<[u32; 4]>> {
         if tags.is_empty() {
             return None;
         }
-        let mut ids: Vec<u32> = tags
+        let mut ids: SmallVec<[u32; 4]> = tags
             .iter()
             .filter_map(|t| self.tag_ids.get(t.as_str()).copied())
             .collect();
@@ -253,7 +497,13 @@ impl ProjectIndex {
 
     /// The feasibility query in this project: walks boxes nearest first and stops at the
     /// radius, or as soon as no further box could enter the best `limit`.
-    pub fn query(&self, at: Coord, radius_m: f64, tags: &[String], limit: usize) -> ProjectHits {
+    pub fn query(
+        self: &Arc<Self>,
+        at: Coord,
+        radius_m: f64,
+        tags: &[String],
+        limit: usize,
+    ) -> ProjectHits {
         let mut hits = ProjectHits::default();
         let q = at.ecef();
         // Chords never exceed geodesics: cutting the chord at the radius loses nothing.
@@ -264,11 +514,8 @@ impl ProjectIndex {
         }
         let filter = self.tag_filter(tags);
         let sure_margin = chord_shortfall_bound(radius_m);
-        let mut kept: Vec<(f64, u32)> = Vec::with_capacity(limit + 1);
-        for (leaf, chord2) in self.tree.nearest_neighbor_iter_with_distance_2(q) {
-            if chord2 > cut2 {
-                break;
-            }
+        let mut kept: SmallVec<[(f64, u32); 8]> = SmallVec::with_capacity(limit + 1);
+        for (index, chord2) in self.nearest(q, cut2) {
             if kept.len() == limit {
                 // A later box is at least its chord away; once the chord passes the worst kept
                 // distance (as rounded, plus half a centimetre), it cannot rank before it.
@@ -277,13 +524,13 @@ impl ProjectIndex {
                     break;
                 }
             }
-            let b = &self.boxes[leaf.data as usize];
+            let b = &self.boxes[index as usize];
             let stage = self.stage(b, filter.as_deref());
             if stage == Stage::Candidate {
                 let distance = at.distance_m(b.coord);
                 if within_radius(distance, radius_m) {
                     hits.furthest = Some(Stage::Candidate);
-                    self.keep(&mut kept, leaf.data, round_cm(distance), limit);
+                    self.keep(&mut kept, index, round_cm(distance), limit);
                 }
             } else if hits.furthest < Some(stage) {
                 // This box can only tell how far the search got; its exact distance matters
@@ -297,7 +544,7 @@ impl ProjectIndex {
         }
         hits.candidates = kept
             .into_iter()
-            .map(|(d, i)| self.candidate(&self.boxes[i as usize], d))
+            .map(|(d, i)| self.candidate(i, d))
             .collect();
         hits
     }
@@ -305,20 +552,21 @@ impl ProjectIndex {
     /// The feasibility rule for one box: the candidate, or the stage it stopped at
     /// (`None`: outside the radius). `None` overall when the project has no such box.
     pub fn evaluate(
-        &self,
+        self: &Arc<Self>,
         box_id: &str,
         at: Coord,
         radius_m: f64,
         tags: &[String],
     ) -> Option<Result<Candidate, Option<Stage>>> {
-        let b = &self.boxes[self.box_index(box_id)?];
+        let at_box = self.box_index(box_id)?;
+        let b = &self.boxes[at_box];
         let distance = at.distance_m(b.coord);
         if !within_radius(distance, radius_m) {
             return Some(Err(None));
         }
         let filter = self.tag_filter(tags);
         match self.stage(b, filter.as_deref()) {
-            Stage::Candidate => Some(Ok(self.candidate(b, round_cm(distance)))),
+            Stage::Candidate => Some(Ok(self.candidate(at_box as u32, round_cm(distance)))),
             stage => Some(Err(Some(stage))),
         }
     }
@@ -349,11 +597,17 @@ impl ProjectIndex {
 
     /// Inserts a candidate (distance, box index) in (distance, box id) order, keeping at
     /// most `limit`. Candidates are only materialised once the walk is over.
-    fn keep(&self, kept: &mut Vec<(f64, u32)>, index: u32, distance_m: f64, limit: usize) {
-        let id = self.strings.get(self.boxes[index as usize].id);
-        let pos = kept.partition_point(|&(d, i)| {
-            (d, self.strings.get(self.boxes[i as usize].id)) < (distance_m, id)
-        });
+    fn keep(
+        &self,
+        kept: &mut SmallVec<[(f64, u32); 8]>,
+        index: u32,
+        distance_m: f64,
+        limit: usize,
+    ) {
+        // Ids (a read from the string arena, often a cache miss) only break ties.
+        let id = |i: u32| self.strings.get(self.boxes[i as usize].id);
+        let pos = kept
+            .partition_point(|&(d, i)| d < distance_m || (d == distance_m && id(i) < id(index)));
         if pos < limit {
             kept.insert(pos, (distance_m, index));
             kept.truncate(limit);
@@ -361,25 +615,20 @@ impl ProjectIndex {
     }
 
     /// A box as a candidate of an answer, with its attendance splitters that have free ports.
-    fn candidate(&self, b: &BoxEntry, distance_m: f64) -> Candidate {
-        let splitters: Vec<(String, u32)> = self
+    fn candidate(self: &Arc<Self>, at: u32, distance_m: f64) -> Candidate {
+        let b = &self.boxes[at as usize];
+        let start = b.first_splitter;
+        let splitters: SmallVec<[(u32, u32); 4]> = self
             .box_splitters(b)
-            .map(|s| {
-                (
-                    self.strings.get(s.id).to_owned(),
-                    s.free.load(Ordering::Acquire),
-                )
-            })
-            .filter(|(_, free)| *free > 0)
+            .zip(start..)
+            .map(|(s, i)| (i, s.free.load(Ordering::Acquire)))
+            .filter(|&(_, free)| free > 0)
             .collect();
         Candidate {
-            box_id: self.strings.get(b.id).to_owned(),
-            project: self.project.clone(),
-            name: self.strings.get(b.name).to_owned(),
-            lat: b.coord.lat(),
-            lon: b.coord.lon(),
+            index: Arc::clone(self),
+            at,
             distance_m,
-            free_ports: splitters.iter().map(|(_, f)| f).sum(),
+            free_ports: splitters.iter().map(|&(_, free)| free).sum(),
             splitters,
         }
     }

@@ -111,8 +111,8 @@ impl App {
         };
         for c in candidates {
             let hold = NewHold {
-                project: c.project.clone(),
-                box_id: c.box_id.clone(),
+                project: c.project().to_owned(),
+                box_id: c.box_id().to_owned(),
                 distance_m: c.distance_m,
                 plan_id: params.plan_id.clone(),
                 tags: tags.clone(),
@@ -140,7 +140,7 @@ impl App {
                 }
                 // The index was behind the store: bring this box up to date, try the next.
                 HoldOutcome::NoFreePort => {
-                    let ids: Vec<String> = c.splitters.iter().map(|(id, _)| id.clone()).collect();
+                    let ids: Vec<String> = c.splitters().map(|(id, _)| id.to_owned()).collect();
                     self.refresh_splitters(&ids).await;
                 }
                 other => return replayed(other),

@@ -16,7 +16,7 @@ pub enum StoreError {
     Invalid(Invalid),
     /// The database cannot be reached or is overloaded; worth retrying.
     #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("bad database configuration: {0}")]
     Config(String),
     #[error("database error")]
@@ -47,9 +47,9 @@ impl From<sqlx::Error> for StoreError {
             | E::Io(_)
             | E::Tls(_)
             | E::Protocol(_)
-            | E::WorkerCrashed => StoreError::Unavailable(e),
+            | E::WorkerCrashed => StoreError::Unavailable(e.into()),
             E::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
-                StoreError::Unavailable(e)
+                StoreError::Unavailable(e.into())
             }
             E::Configuration(ref c) => StoreError::Config(c.to_string()),
             other => StoreError::Other(other.into()),

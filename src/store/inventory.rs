@@ -9,8 +9,6 @@ use crate::domain::feasibility::ProjectScope;
 use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
 use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports, region_tags_at};
 use crate::domain::validation::Invalid;
-use crate::index::{ProjectBuilder, ProjectIndex};
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{QueryBuilder, Row};
@@ -363,56 +361,6 @@ impl Store {
                 .collect::<Result<Vec<String>, _>>()
         })?;
         Ok(rows)
-    }
-
-    /// Builds the index of one project from the store.
-    pub async fn load_project_index(&self, project: &str) -> Result<ProjectIndex, StoreError> {
-        const SQL: &str = "SELECT b.id, b.name, b.status, b.lat, b.lon, b.region_tags, \
-                 s.id, s.ports, s.used, COALESCE(h.holds, 0) \
-             FROM boxes b \
-             LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' \
-             LEFT JOIN (SELECT splitter_id, COUNT(*) AS holds FROM reservations \
-                        WHERE status IN ('pending', 'confirmed') GROUP BY splitter_id) h \
-                    ON h.splitter_id = s.id \
-             WHERE b.project = $1 \
-             ORDER BY b.id, s.id";
-        let mut builder = ProjectBuilder::new(project);
-        on_pool!(self, read, |p| {
-            let mut rows = sqlx::query(SQL).bind(project.to_owned()).fetch(p);
-            let mut last_box: Option<String> = None;
-            while let Some(r) = rows.try_next().await? {
-                let id: &str = r.try_get(0)?;
-                if last_box.as_deref() != Some(id) {
-                    let at = Coord::parse(r.try_get(3)?, r.try_get(4)?).map_err(|e| {
-                        StoreError::Other(anyhow::anyhow!(
-                            "stored box {id} has a bad position: {e}"
-                        ))
-                    })?;
-                    let tags = tags_from_text(r.try_get(5)?)?;
-                    builder.push_box(id, r.try_get(1)?, at, parse_status(r.try_get(2)?)?, &tags);
-                    last_box = Some(id.to_owned());
-                }
-                if let Some(splitter) = r.try_get::<Option<&str>, _>(6)? {
-                    let (ports, used, holds): (i64, i64, i64) =
-                        (r.try_get(7)?, r.try_get(8)?, r.try_get(9)?);
-                    builder.push_splitter(
-                        splitter,
-                        free_ports(to_u32(ports), to_u32(used), to_u32(holds)),
-                    );
-                }
-            }
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(builder.build())
-    }
-
-    /// Builds the index of every project.
-    pub async fn load_index(&self) -> Result<Vec<ProjectIndex>, StoreError> {
-        let mut out = Vec::new();
-        for project in self.projects().await? {
-            out.push(self.load_project_index(&project).await?);
-        }
-        Ok(out)
     }
 
     /// One box with its splitters' port accounting.

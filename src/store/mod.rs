@@ -6,6 +6,7 @@
 
 mod changes;
 mod error;
+mod index_load;
 mod inventory;
 mod plans;
 mod postgres;
@@ -38,7 +39,12 @@ pub(crate) use on_pool;
 #[derive(Debug, Clone)]
 pub enum Store {
     /// One writer connection (SQLite serialises writers anyway) and a pool of readers.
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// `path`: the database file, which the index loader also reads directly.
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        path: std::path::PathBuf,
+    },
     /// `channel`: where this database's change notifications go (one per schema).
     Postgres { pool: PgPool, channel: String },
 }
@@ -113,7 +119,7 @@ impl Store {
     /// Idle and open connections of the pools.
     pub fn pool_usage(&self) -> (usize, usize) {
         match self {
-            Store::Sqlite { write, read } => (
+            Store::Sqlite { write, read, .. } => (
                 read.num_idle() + write.num_idle(),
                 (read.size() + write.size()) as usize,
             ),
@@ -123,7 +129,7 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite { write, read } => {
+            Store::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }

@@ -14,11 +14,8 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    if let Some(dir) = connect
-        .get_filename()
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    let path = connect.get_filename().to_path_buf();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
@@ -32,7 +29,7 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.read_only(true))
         .await?;
-    Ok(Store::Sqlite { write, read })
+    Ok(Store::Sqlite { write, read, path })
 }
 
 /// Starts a write transaction that takes the write lock at once, so it never fails half-way

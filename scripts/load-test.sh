@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+BIN_GIVEN=${BIN:-}
 if [ "${SMOKE:-0}" = 1 ]; then
   BOXES=${BOXES:-2000} DURATION=${DURATION:-2s} BIN=${BIN:-target/debug/feasibility}
 else
@@ -20,7 +21,8 @@ CONNS=${CONNS:-16} THREADS=${THREADS:-2} RESERVERS=${RESERVERS:-8}
 if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-if [ ! -x "$BIN" ]; then
+# Always (re)build the default binary, so a stale one is never measured; BIN=... skips this.
+if [ -z "${BIN_GIVEN:-}" ]; then
   case "$BIN" in
     *release*) cargo build --release --locked ;;
     *) cargo build --locked ;;

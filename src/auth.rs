@@ -4,6 +4,8 @@ use crate::domain::feasibility::ProjectScope;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a token may do.
@@ -104,6 +106,31 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    verified: Arc<Verified>,
+}
+
+/// Tokens whose signature has been checked, keyed by the whole token: an integration sends
+/// the same token for hours, and checking the signature and parsing the claims again would
+/// be a sizeable part of a feasibility answer's cost. Expiry is still checked on every use.
+#[derive(Default)]
+struct Verified(RwLock<HashMap<Box<str>, Arc<Claims>>>);
+
+impl Verified {
+    /// Entries kept at most; when full, all are dropped (tokens are re-verified once).
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(token).cloned()
+    }
+
+    fn put(&self, token: &str, claims: Arc<Claims>) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(token.into(), claims);
+    }
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -130,14 +157,26 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: Arc::default(),
         }
     }
 
     /// Verifies signature, algorithm (only HS256; `none` and all others refused) and expiry.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        if let Some(claims) = self.verified.get(token) {
+            // At the last second of its life a token goes through the full check, so that
+            // the cache never decides an expiry differently from it.
+            if now_s() < claims.exp {
+                return Ok(claims);
+            }
+        }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(data) if data.claims.sub.is_empty() => Err(TokenError::Invalid),
-            Ok(data) => Ok(data.claims),
+            Ok(data) => {
+                let claims = Arc::new(data.claims);
+                self.verified.put(token, Arc::clone(&claims));
+                Ok(claims)
+            }
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
             Err(_) => Err(TokenError::Invalid),
         }
@@ -182,7 +221,7 @@ mod tests {
     #[test]
     fn expired_forged_and_unsigned_tokens_are_refused() {
         let k = keys();
-        let mut c = k.verify(&k.mint("crm", &[], &[], 60)).unwrap();
+        let mut c = Claims::clone(&k.verify(&k.mint("crm", &[], &[], 60)).unwrap());
         c.exp = now_s() - 1;
         assert_eq!(k.verify(&k.sign(&c)), Err(TokenError::Expired));
         let other = TokenKeys::hs256(b"another-secret-another-secret!!");
@@ -201,6 +240,36 @@ mod tests {
         );
         assert_eq!(k.verify(&none), Err(TokenError::Invalid));
         assert_eq!(k.verify("not-a-token"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_token_verified_before_is_refused_once_expired() {
+        let k = keys();
+        let mut claims = Claims::clone(&k.verify(&k.mint("crm", &[], &[], 60)).unwrap());
+        claims.exp = now_s() - 1;
+        let token = k.sign(&claims);
+        // As if verified while it was still valid.
+        k.verified.put(&token, Arc::new(claims));
+        assert_eq!(k.verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_cached_token_answers_like_a_fresh_check() {
+        let k = keys();
+        let token = k.mint("crm", &["sp".into()], &["feasibility".into()], 60);
+        let first = k.verify(&token).unwrap();
+        let again = k.verify(&token).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second check comes from the cache"
+        );
+        // A clone of the keys (as each HTTP worker holds) shares what was verified.
+        assert!(Arc::ptr_eq(&first, &k.clone().verify(&token).unwrap()));
+        // One changed byte of the signature is not the cached token.
+        let mut forged = token.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(k.verify(&forged), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::pin::Pin;
 
 /// The authenticated integration behind a request.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Claims);
+pub struct Caller(pub std::sync::Arc<Claims>);
 
 impl Caller {
     /// Refuses the call unless the token carries `scope`.

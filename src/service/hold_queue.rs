@@ -1,7 +1,10 @@
 //! Group commit for holds: requests that arrive while a transaction is being written wait
 //! and go together in the next one, so many reservations share one commit (and one sync to
 //! disk) while each still gets its own answer. The database arbitrates each hold as before.
+//! Before answering, a lane brings the index's free ports of the splitters it held up to
+//! date, in one read for the batch.
 
+use super::refresh::Refresher;
 use crate::store::{HoldOutcome, NewHold, Store, StoreError};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -9,7 +12,11 @@ use tokio::sync::{mpsc, oneshot};
 /// The most holds one transaction takes.
 const MAX_BATCH: usize = 64;
 
-type Reply = oneshot::Sender<Result<HoldOutcome, StoreError>>;
+/// What a hold came to, and the batch's change-log version when this replica has already
+/// applied the change to its index.
+pub type Held = (HoldOutcome, Option<i64>);
+
+type Reply = oneshot::Sender<Result<Held, StoreError>>;
 
 /// Parallel writers, each with its own transactions. SQLite has one writer anyway;
 /// PostgreSQL commits several transactions at once.
@@ -28,14 +35,14 @@ pub struct HoldQueue {
 
 impl HoldQueue {
     /// Starts the writer tasks on the current runtime.
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, refresher: Arc<Refresher>) -> Self {
         let lanes = (0..lanes(&store))
-            .map(|_| Self::lane(store.clone()))
+            .map(|_| Self::lane(store.clone(), refresher.clone()))
             .collect();
         Self { lanes }
     }
 
-    fn lane(store: Store) -> mpsc::Sender<(NewHold, Reply)> {
+    fn lane(store: Store, refresher: Arc<Refresher>) -> mpsc::Sender<(NewHold, Reply)> {
         let (tx, mut rx) = mpsc::channel::<(NewHold, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -46,14 +53,27 @@ impl HoldQueue {
                         Err(_) => break,
                     }
                 }
-                // One lock order for every transaction (by box), so concurrent transactions
-                // of other replicas cannot deadlock with this one.
-                batch.sort_by(|a, b| a.0.box_id.cmp(&b.0.box_id));
                 let (holds, replies): (Vec<NewHold>, Vec<Reply>) = batch.into_iter().unzip();
                 match store.hold_many(&holds).await {
-                    Ok(outcomes) => {
+                    Ok((outcomes, version)) => {
+                        let held: Vec<String> = outcomes
+                            .iter()
+                            .filter_map(|o| match o {
+                                HoldOutcome::Created(r, _) => Some(r.splitter_id.clone()),
+                                _ => None,
+                            })
+                            .collect();
+                        // The holds are committed either way; when the index could not be
+                        // refreshed, following the change log catches up.
+                        let applied = match refresher.refresh(&held).await {
+                            Ok(()) => version,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not refresh free ports");
+                                None
+                            }
+                        };
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                            let _ = reply.send(Ok(outcome));
+                            let _ = reply.send(Ok((outcome, applied)));
                         }
                     }
                     Err(e) => {
@@ -69,7 +89,7 @@ impl HoldQueue {
     }
 
     /// Places one hold; answers once its transaction has committed.
-    pub async fn hold(&self, hold: NewHold) -> Result<HoldOutcome, StoreError> {
+    pub async fn hold(&self, hold: NewHold) -> Result<Held, StoreError> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Other(anyhow::anyhow!("the hold writer has stopped"));
         let lane = &self.lanes[lane_of(&hold.box_id, self.lanes.len())];

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod hold_queue;
+mod refresh;
 mod reservations;
 mod sync;
 pub use reservations::{ReserveError, Reserved};
@@ -41,15 +42,17 @@ pub struct FeasibilityOutcome {
 #[derive(Debug)]
 pub struct App {
     pub store: Store,
-    pub index: Index,
+    pub index: Arc<Index>,
     pub keys: TokenKeys,
     plans: ArcSwap<BTreeMap<String, Plan>>,
     settings: ArcSwap<Settings>,
-    /// Serialises index rebuilds of a project with the writes that precede them.
-    pub(crate) reload: tokio::sync::Mutex<()>,
+    /// Free-port refreshes, and the lock that orders them with project reloads.
+    refresher: Arc<refresh::Refresher>,
     holds: hold_queue::HoldQueue,
     stopping: std::sync::atomic::AtomicBool,
     position: tokio::sync::Mutex<sync::Position>,
+    /// Change-log versions this replica applied itself, not yet taken into `position`.
+    applied_here: std::sync::Mutex<Vec<i64>>,
 }
 
 impl App {
@@ -62,16 +65,19 @@ impl App {
         let settings = store.init_settings(first).await?;
         // The change log position first: what commits while we load is applied again later.
         let position = sync::Position::at(store.latest_change().await?);
+        let index = Arc::new(Index::new());
+        let refresher = Arc::new(refresh::Refresher::new(store.clone(), index.clone()));
         let app = Self {
-            holds: hold_queue::HoldQueue::start(store.clone()),
+            holds: hold_queue::HoldQueue::start(store.clone(), refresher.clone()),
             store,
-            index: Index::new(),
+            index,
             keys,
             plans: ArcSwap::default(),
             settings: ArcSwap::from_pointee(settings),
-            reload: tokio::sync::Mutex::new(()),
+            refresher,
             stopping: std::sync::atomic::AtomicBool::new(false),
             position: tokio::sync::Mutex::new(position),
+            applied_here: std::sync::Mutex::default(),
         };
         app.reload_plans().await?;
         app.reload_index().await?;
@@ -80,7 +86,7 @@ impl App {
 
     /// Rebuilds the whole index from the store.
     pub async fn reload_index(&self) -> Result<(), StoreError> {
-        let _guard = self.reload.lock().await;
+        let _guard = self.refresher.reload.write().await;
         let started = Instant::now();
         let projects = self.store.load_index().await?;
         self.index.replace_all(projects);
@@ -163,15 +169,15 @@ impl App {
         batch: &ImportBatch,
         mode: ImportMode,
     ) -> Result<ImportOutcome, StoreError> {
-        let guard = self.reload.lock().await;
+        let guard = self.refresher.reload.write().await;
         let outcome = self.store.import(project, batch, mode).await?;
         let started = Instant::now();
         let index = self.store.load_project_index(project).await?;
         self.index.replace_project(index);
         drop(guard);
         // This replica has applied its own change: following the log need not reload the
-        // project again. (After the reload lock: the follower takes the two the other way.)
-        self.mark_applied(outcome.version).await;
+        // project again.
+        self.mark_applied(outcome.version);
         tracing::info!(
             project,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -127,11 +127,14 @@ impl App {
                 ttl_s: settings.reservation_ttl_s,
                 idempotency: idempotency.clone(),
             };
-            match self.holds.hold(hold).await? {
+            let (outcome, applied) = self.holds.hold(hold).await?;
+            match outcome {
                 HoldOutcome::Created(r, body) => {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
-                    self.refresh_splitters(std::slice::from_ref(&r.splitter_id))
-                        .await;
+                    // The lane has refreshed the index; following the log need not again.
+                    if let Some(version) = applied {
+                        self.mark_applied(version);
+                    }
                     return Ok(Reserved {
                         status: 201,
                         body,
@@ -171,23 +174,11 @@ impl App {
         Ok(r)
     }
 
-    /// Sets the index's free ports of these splitters to what the store says now. Runs under
-    /// the reload lock, so it never lands on a snapshot an import is about to replace.
+    /// Sets the index's free ports of these splitters to what the store says now.
     pub async fn refresh_splitters(&self, splitter_ids: &[String]) {
-        let _guard = self.reload.lock().await;
-        for id in splitter_ids {
-            match self.store.splitter_free(id).await {
-                Ok(Some((at, free))) => {
-                    if let Some(p) = self.index.project(&at.project) {
-                        p.set_free(&at.box_id, &at.splitter_id, free);
-                    }
-                }
-                Ok(None) => {}
-                // The hold is committed either way; the next reload or refresh catches up.
-                Err(e) => {
-                    tracing::warn!(splitter = %id, error = %e, "could not refresh free ports")
-                }
-            }
+        // The write is committed either way; the next reload or refresh catches up.
+        if let Err(e) = self.refresher.refresh(splitter_ids).await {
+            tracing::warn!(splitters = splitter_ids.len(), error = %e, "could not refresh free ports");
         }
     }
 

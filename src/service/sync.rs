@@ -40,6 +40,12 @@ impl App {
     pub async fn follow_changes(&self) -> Result<usize, StoreError> {
         let mut pos = self.position.lock().await;
         let changes = self.store.changes_since(pos.applied, 1000).await?;
+        // After the read: a change marked while it ran is in `changes` or newer, so its
+        // mark is not lost.
+        let here = std::mem::take(&mut *self.applied_here.lock().expect("not poisoned"));
+        let applied_before = pos.applied;
+        pos.seen
+            .extend(here.into_iter().filter(|&v| v > applied_before));
         let mut applied = 0;
         for c in &changes {
             if pos.seen.contains(&c.version) {
@@ -79,18 +85,20 @@ impl App {
         Ok(applied)
     }
 
-    /// Records that this replica already applied the change `version` itself.
-    pub(super) async fn mark_applied(&self, version: i64) {
-        let mut pos = self.position.lock().await;
-        if version > pos.applied {
-            pos.seen.insert(version);
-        }
+    /// Records that this replica already applied the change `version` itself (taken into
+    /// the position when the log is next read, so that a writer never waits for the
+    /// follower).
+    pub(super) fn mark_applied(&self, version: i64) {
+        self.applied_here
+            .lock()
+            .expect("not poisoned")
+            .push(version);
     }
 
     async fn apply_change(&self, c: &Change) -> Result<(), StoreError> {
         match c.kind.as_str() {
             "project" => {
-                let _guard = self.reload.lock().await;
+                let _guard = self.refresher.reload.write().await;
                 let index = self.store.load_project_index(&c.subject).await?;
                 self.index.replace_project(index);
             }
@@ -112,11 +120,13 @@ impl App {
         self.reload_settings().await
     }
 
-    /// Follows the change log until the service stops: woken by PostgreSQL notifications,
-    /// and every second regardless. A lost listening connection means notifications may
-    /// have been missed: everything is reloaded.
+    /// Follows the change log until the service stops: woken by other replicas'
+    /// notifications, and every second regardless (this replica's own changes are applied
+    /// where they are made). A lost listening connection means notifications may have been
+    /// missed: everything is reloaded.
     pub async fn follow_forever(&self) {
         let mut listener = None;
+        let mut last_followed = Instant::now();
         while !self.is_stopping() {
             if listener.is_none() {
                 match self.store.listener().await {
@@ -124,9 +134,20 @@ impl App {
                     Err(e) => tracing::warn!(error = %e, "cannot listen for changes; polling"),
                 }
             }
+            let wait = POLL.saturating_sub(last_followed.elapsed());
             match listener.as_mut() {
-                Some(l) => match tokio::time::timeout(POLL, l.try_recv()).await {
-                    Ok(Ok(Some(_))) | Err(_) => {}
+                Some(l) => match tokio::time::timeout(wait, l.try_recv()).await {
+                    Ok(Ok(Some(n))) => {
+                        let mut foreign = !self.store.sent_here(n.payload());
+                        // Notifications come in bursts: one read of the log answers them all.
+                        while let Some(n) = l.next_buffered() {
+                            foreign |= !self.store.sent_here(n.payload());
+                        }
+                        if !foreign && last_followed.elapsed() < POLL {
+                            continue;
+                        }
+                    }
+                    Err(_) => {}
                     Ok(Ok(None)) => {
                         tracing::warn!(
                             "change notifications were interrupted; reloading everything"
@@ -141,8 +162,9 @@ impl App {
                         tokio::time::sleep(POLL).await;
                     }
                 },
-                None => tokio::time::sleep(POLL).await,
+                None => tokio::time::sleep(wait).await,
             }
+            last_followed = Instant::now();
             if let Err(e) = self.follow_changes().await {
                 tracing::warn!(error = %e, "cannot read the change log; retrying");
             }

@@ -65,7 +65,7 @@ impl Store {
     pub async fn listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
         match self {
             Store::Sqlite { .. } => Ok(None),
-            Store::Postgres { pool, channel } => {
+            Store::Postgres { pool, channel, .. } => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener.listen(channel).await?;
                 Ok(Some(listener))

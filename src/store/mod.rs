@@ -45,8 +45,13 @@ pub enum Store {
         read: SqlitePool,
         path: std::path::PathBuf,
     },
-    /// `channel`: where this database's change notifications go (one per schema).
-    Postgres { pool: PgPool, channel: String },
+    /// `channel`: where this database's change notifications go (one per schema), each
+    /// carrying `sender`, which tells this process's own notifications from the others'.
+    Postgres {
+        pool: PgPool,
+        channel: String,
+        sender: String,
+    },
 }
 
 /// Pool sizing and timeouts.
@@ -116,6 +121,11 @@ impl Store {
         }
     }
 
+    /// Whether a change notification's payload says this process sent it.
+    pub fn sent_here(&self, payload: &str) -> bool {
+        matches!(self, Store::Postgres { sender, .. } if sender == payload)
+    }
+
     /// Idle and open connections of the pools.
     pub fn pool_usage(&self) -> (usize, usize) {
         match self {
@@ -169,20 +179,26 @@ impl BeginWrite for PgPool {
 /// change's version.
 macro_rules! record_change {
     ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version",
-        )
+        // One statement either way: on PostgreSQL the notification rides along.
+        let query = sqlx::query_scalar(match $store {
+            $crate::store::Store::Sqlite { .. } => {
+                "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version"
+            }
+            $crate::store::Store::Postgres { .. } => {
+                "WITH c AS (INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version) \
+                 SELECT version, pg_notify($4, $5)::text FROM c"
+            }
+        })
         .bind($kind)
         .bind(String::from($subject))
-        .bind($crate::store::now().timestamp_micros())
-        .fetch_one(&mut *$tx)
-        .await?;
-        if let Some(channel) = $store.notify_channel() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(channel.to_owned())
-                .execute(&mut *$tx)
-                .await?;
-        }
+        .bind($crate::store::now().timestamp_micros());
+        let query = match $store {
+            $crate::store::Store::Postgres {
+                channel, sender, ..
+            } => query.bind(channel.clone()).bind(sender.clone()),
+            $crate::store::Store::Sqlite { .. } => query,
+        };
+        let version: i64 = query.fetch_one(&mut *$tx).await?;
         version
     }};
 }
@@ -199,6 +215,25 @@ fn push_list<DB: sqlx::Database>(
     let mut sep = qb.separated(", ");
     for v in values {
         sep.push_bind(v);
+    }
+    qb.push(")");
+}
+
+/// ` ((a, b), (c, d), …)`: a list of pairs, one bound parameter per value.
+pub(crate) fn push_pairs<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    pairs: &[(String, String)],
+) where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push(" (");
+    let mut sep = qb.separated(", ");
+    for (a, b) in pairs {
+        sep.push("(")
+            .push_bind_unseparated(a.clone())
+            .push_unseparated(", ")
+            .push_bind_unseparated(b.clone())
+            .push_unseparated(")");
     }
     qb.push(")");
 }

@@ -20,7 +20,11 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(63)
         .collect();
-    Ok(Store::Postgres { pool, channel })
+    Ok(Store::Postgres {
+        pool,
+        channel,
+        sender: uuid::Uuid::new_v4().to_string(),
+    })
 }
 
 pub async fn begin_write(

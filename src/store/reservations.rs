@@ -8,8 +8,8 @@
 
 use super::changes::splitters_subject;
 use super::{
-    BeginWrite, Store, StoreError, on_pool, push_project_scope, record_change, tags_from_text,
-    tags_to_text,
+    BeginWrite, Store, StoreError, in_list, on_pool, push_pairs, push_project_scope, record_change,
+    tags_from_text, tags_to_text,
 };
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::network::{Ports, free_ports};
@@ -18,6 +18,7 @@ use crate::domain::reservation::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
+use std::collections::{HashMap, HashSet};
 
 /// The stored answer to an `Idempotency-Key` of a `sub`.
 const IDEMPOTENCY_ANSWER: &str =
@@ -191,171 +192,273 @@ pub struct SplitterRef {
     pub splitter_id: String,
 }
 
+/// An attendance splitter of a box being held: its ports as the store has them, plus the
+/// holds placed on it so far in this transaction.
+struct SplitterPorts {
+    id: String,
+    ports: u32,
+    used: u32,
+    used_ports: String,
+    held: Vec<u32>,
+}
+
+impl SplitterPorts {
+    /// Takes the lowest free port, if any.
+    fn take_lowest_free(&mut self) -> Option<u32> {
+        if free_ports(self.ports, self.used, self.held.len() as u32) == 0 {
+            return None;
+        }
+        let used = Ports::from_text(self.ports, &self.used_ports)
+            .map(|p| p.used().to_vec())
+            .unwrap_or_default();
+        let port = lowest_free_port(self.ports, &used, &self.held)?;
+        self.held.push(port);
+        Some(port)
+    }
+}
+
+/// `(sub, key)` of a hold's `Idempotency-Key`.
+type KeyOf = (String, String);
+
+/// A stored idempotent answer: request hash, status, body.
+type StoredAnswer = (String, i64, String);
+
 impl Store {
     /// Places holds in one write transaction (one commit, one sync to disk, for the lot):
     /// each takes the lowest free port of its box's attendance splitters, in id order, as
     /// the store sees them after the holds before it.
-    pub async fn hold_many(&self, holds: &[NewHold]) -> Result<Vec<HoldOutcome>, StoreError> {
-        // PostgreSQL: lock the box's splitter rows first, then read the holds in a statement
-        // of its own, which sees whatever another transaction committed while we waited for
-        // the lock. SQLite: `BEGIN IMMEDIATE` already excludes every other writer.
-        let lock = match self {
-            Store::Sqlite { .. } => None,
-            Store::Postgres { .. } => Some(
-                "SELECT id FROM splitters WHERE box_id = $1 AND kind = 'attendance' ORDER BY id FOR UPDATE",
-            ),
+    ///
+    /// The statements do not grow with the batch: one lookup of the stored idempotent
+    /// answers, one lock and one read of all the boxes' splitters and holds, one insert of
+    /// the reservations and one of the new keys, one change-log row. (A round trip to
+    /// PostgreSQL costs more than the statement.)
+    ///
+    /// Returns the outcomes in the order of `holds`, and the change-log version of the
+    /// batch when it held any port.
+    pub async fn hold_many(
+        &self,
+        holds: &[NewHold],
+    ) -> Result<(Vec<HoldOutcome>, Option<i64>), StoreError> {
+        let key_of = |h: &NewHold| {
+            h.idempotency
+                .as_ref()
+                .map(|(key, hash)| ((h.created_by.clone(), key.clone()), hash.clone()))
         };
-        let sql = "SELECT s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
-             LEFT JOIN reservations r \
-               ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
-             WHERE s.box_id = $1 AND s.kind = 'attendance' ORDER BY s.id, r.port";
+        let keys: Vec<KeyOf> = holds.iter().filter_map(key_of).map(|(k, _)| k).collect();
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
-            let mut outcomes = Vec::with_capacity(holds.len());
-            for new in holds {
-                if let Some((key, hash)) = &new.idempotency {
-                    let seen = sqlx::query(IDEMPOTENCY_ANSWER)
-                        .bind(new.created_by.clone())
-                        .bind(key.clone())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(r) = seen {
-                        outcomes.push(stored_answer(
-                            r.try_get(0)?,
-                            hash,
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                        ));
+            // Answers already stored for these keys.
+            let mut answers: HashMap<KeyOf, StoredAnswer> = HashMap::new();
+            if !keys.is_empty() {
+                let mut qb = QueryBuilder::new(
+                    "SELECT sub, key, request_hash, status, body FROM idempotency_keys WHERE (sub, key) IN ",
+                );
+                push_pairs(&mut qb, &keys);
+                for r in qb.build().fetch_all(&mut *tx).await? {
+                    answers.insert(
+                        (r.try_get(0)?, r.try_get(1)?),
+                        (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
+                    );
+                }
+            }
+            let mut boxes: Vec<String> = holds.iter().map(|h| h.box_id.clone()).collect();
+            boxes.sort();
+            boxes.dedup();
+            // PostgreSQL: lock the boxes' splitter rows first (in one order for every
+            // transaction, so that none can deadlock with another), then read the holds in
+            // a statement of its own, which sees whatever another transaction committed
+            // while we waited for the lock. SQLite: `BEGIN IMMEDIATE` already excludes
+            // every other writer.
+            if matches!(self, Store::Postgres { .. }) {
+                let mut lock = in_list(
+                    "SELECT id FROM splitters WHERE kind = 'attendance' AND box_id IN",
+                    &boxes,
+                );
+                lock.push(" ORDER BY box_id, id FOR UPDATE");
+                lock.build().execute(&mut *tx).await?;
+            }
+            let mut read = in_list(
+                "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
+                 LEFT JOIN reservations r \
+                   ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
+                 WHERE s.kind = 'attendance' AND s.box_id IN",
+                &boxes,
+            );
+            read.push(" ORDER BY s.box_id, s.id, r.port");
+            let mut splitters: HashMap<String, Vec<SplitterPorts>> = HashMap::new();
+            for r in read.build().fetch_all(&mut *tx).await? {
+                let of_box = splitters.entry(r.try_get(0)?).or_default();
+                let id: String = r.try_get(1)?;
+                if of_box.last().is_none_or(|s| s.id != id) {
+                    let ports = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
+                    of_box.push(SplitterPorts {
+                        id,
+                        ports,
+                        used: u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(ports),
+                        used_ports: r.try_get(4)?,
+                        held: Vec::new(),
+                    });
+                }
+                if let Some(port) = r.try_get::<Option<i64>, _>(5)? {
+                    of_box
+                        .last_mut()
+                        .expect("pushed above")
+                        .held
+                        .push(port as u32);
+                }
+            }
+
+            // Ports, in the order the holds came.
+            let mut outcomes: Vec<Option<HoldOutcome>> = holds.iter().map(|_| None).collect();
+            // Holds whose key an earlier hold of this batch is placing: answered as it is.
+            let mut same_key_as: Vec<(usize, KeyOf, String)> = Vec::new();
+            let mut placing: HashSet<KeyOf> = HashSet::new();
+            let mut created: Vec<(usize, Reservation)> = Vec::new();
+            for (i, new) in holds.iter().enumerate() {
+                if let Some((key, hash)) = key_of(new) {
+                    if let Some((stored, status, body)) = answers.get(&key) {
+                        outcomes[i] =
+                            Some(stored_answer(stored.clone(), &hash, *status, body.clone()));
+                        continue;
+                    }
+                    if placing.contains(&key) {
+                        same_key_as.push((i, key, hash));
                         continue;
                     }
                 }
-                if let Some(lock) = lock {
-                    sqlx::query(lock)
-                        .bind(new.box_id.clone())
+                let chosen = splitters.get_mut(&new.box_id).and_then(|of_box| {
+                    of_box
+                        .iter_mut()
+                        .find_map(|s| s.take_lowest_free().map(|port| (s.id.clone(), port)))
+                });
+                match chosen {
+                    Some((splitter_id, port)) => {
+                        if let Some((key, _)) = key_of(new) {
+                            placing.insert(key);
+                        }
+                        created.push((i, new_reservation(new, splitter_id, port)));
+                    }
+                    None => outcomes[i] = Some(HoldOutcome::NoFreePort),
+                }
+            }
+
+            // Inserted with fresh codes until every one is free (40 random bits: a retry is rare).
+            let mut uninserted: Vec<usize> = (0..created.len()).collect();
+            while !uninserted.is_empty() {
+                for &k in &uninserted {
+                    created[k].1.code = new_code(&mut rand::rng());
+                }
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
+                       lat, lon, address, customer, external_ref, created_by, created_at, expires_at) ",
+                );
+                qb.push_values(uninserted.iter().map(|&k| &created[k].1), |mut b, r| {
+                    let customer = serde_json::to_string(&r.customer).expect("customer serialises");
+                    b.push_bind(r.id.clone())
+                        .push_bind(r.code.clone())
+                        .push("'pending'")
+                        .push_bind(r.project.clone())
+                        .push_bind(r.box_id.clone())
+                        .push_bind(r.splitter_id.clone())
+                        .push_bind(i64::from(r.port))
+                        .push_bind(r.distance_m)
+                        .push_bind(r.plan_id.clone())
+                        .push_bind(tags_to_text(&r.tags))
+                        .push_bind(r.location.lat)
+                        .push_bind(r.location.lon)
+                        .push_bind(r.address.clone())
+                        .push_bind(customer)
+                        .push_bind(r.external_ref.clone())
+                        .push_bind(r.created_by.clone())
+                        .push_bind(r.created_at.timestamp_micros())
+                        .push_bind(r.expires_at.map(|t| t.timestamp_micros()));
+                });
+                qb.push(" ON CONFLICT (code) DO NOTHING RETURNING id");
+                let inserted: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                uninserted.retain(|&k| !inserted.contains(&created[k].1.id));
+            }
+            let bodies: Vec<String> = created
+                .iter()
+                .map(|(_, r)| serde_json::to_string(r).expect("reservations serialise"))
+                .collect();
+
+            // The answers to keep for new keys. One already stored means a concurrent request
+            // with the same key got there first: take ours back and answer as it was answered.
+            let keyed: Vec<(usize, KeyOf, String)> = created
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (i, _))| key_of(&holds[*i]).map(|(key, hash)| (k, key, hash)))
+                .collect();
+            let mut lost: Vec<usize> = Vec::new();
+            if !keyed.is_empty() {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) ",
+                );
+                qb.push_values(&keyed, |mut b, (k, (sub, key), hash)| {
+                    b.push_bind(sub.clone())
+                        .push_bind(key.clone())
+                        .push_bind(hash.clone())
+                        .push("201")
+                        .push_bind(bodies[*k].clone())
+                        .push_bind(created[*k].1.created_at.timestamp_micros());
+                });
+                qb.push(" ON CONFLICT (sub, key) DO NOTHING RETURNING sub, key");
+                let mut stored: Vec<KeyOf> = Vec::new();
+                for r in qb.build().fetch_all(&mut *tx).await? {
+                    stored.push((r.try_get(0)?, r.try_get(1)?));
+                }
+                for (k, key, hash) in &keyed {
+                    if stored.contains(key) {
+                        answers.insert(key.clone(), (hash.clone(), 201, bodies[*k].clone()));
+                        continue;
+                    }
+                    sqlx::query("DELETE FROM reservations WHERE id = $1")
+                        .bind(created[*k].1.id.clone())
                         .execute(&mut *tx)
                         .await?;
+                    let r = sqlx::query(IDEMPOTENCY_ANSWER)
+                        .bind(key.0.clone())
+                        .bind(key.1.clone())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let first: StoredAnswer = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                    outcomes[created[*k].0] = Some(stored_answer(
+                        first.0.clone(),
+                        hash,
+                        first.1,
+                        first.2.clone(),
+                    ));
+                    answers.insert(key.clone(), first);
+                    lost.push(*k);
                 }
-                // The box's attendance splitters with their held ports.
-                let rows = sqlx::query(sql)
-                    .bind(new.box_id.clone())
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut splitters: Vec<(String, u32, u32, String, Vec<u32>)> = Vec::new();
-                for r in rows {
-                    let id: String = r.try_get(0)?;
-                    if splitters.last().is_none_or(|s| s.0 != id) {
-                        let ports = u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0);
-                        let used = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(ports);
-                        splitters.push((id, ports, used, r.try_get(3)?, Vec::new()));
-                    }
-                    if let Some(port) = r.try_get::<Option<i64>, _>(4)? {
-                        splitters
-                            .last_mut()
-                            .expect("pushed above")
-                            .4
-                            .push(port as u32);
-                    }
-                }
-                let chosen =
-                    splitters
-                        .into_iter()
-                        .find_map(|(id, ports, used, used_ports, held)| {
-                            if free_ports(ports, used, held.len() as u32) == 0 {
-                                return None;
-                            }
-                            let used_ports = Ports::from_text(ports, &used_ports)
-                                .map(|p| p.used().to_vec())
-                                .unwrap_or_default();
-                            lowest_free_port(ports, &used_ports, &held).map(|port| (id, port))
-                        });
-                let Some((splitter_id, port)) = chosen else {
-                    outcomes.push(HoldOutcome::NoFreePort);
-                    continue;
-                };
-                let reservation = new_reservation(new, splitter_id, port);
-                // A new code until one is free (40 random bits: a retry is rare).
-                let mut reservation = reservation;
-                loop {
-                    reservation.code = new_code(&mut rand::rng());
-                    let customer =
-                        serde_json::to_string(&reservation.customer).expect("customer serialises");
-                    let done = sqlx::query(
-                        "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
-                           lat, lon, address, customer, external_ref, created_by, created_at, expires_at) \
-                         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                         ON CONFLICT (code) DO NOTHING",
-                    )
-                    .bind(reservation.id.clone())
-                    .bind(reservation.code.clone())
-                    .bind(reservation.project.clone())
-                    .bind(reservation.box_id.clone())
-                    .bind(reservation.splitter_id.clone())
-                    .bind(i64::from(reservation.port))
-                    .bind(reservation.distance_m)
-                    .bind(reservation.plan_id.clone())
-                    .bind(tags_to_text(&reservation.tags))
-                    .bind(reservation.location.lat)
-                    .bind(reservation.location.lon)
-                    .bind(reservation.address.clone())
-                    .bind(customer)
-                    .bind(reservation.external_ref.clone())
-                    .bind(reservation.created_by.clone())
-                    .bind(reservation.created_at.timestamp_micros())
-                    .bind(reservation.expires_at.map(|t| t.timestamp_micros()))
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        break;
-                    }
-                }
-                let body = serde_json::to_string(&reservation).expect("reservations serialise");
-                if let Some((key, hash)) = &new.idempotency {
-                    let stored = sqlx::query(
-                        "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) \
-                         VALUES ($1, $2, $3, 201, $4, $5) ON CONFLICT (sub, key) DO NOTHING",
-                    )
-                    .bind(new.created_by.clone())
-                    .bind(key.clone())
-                    .bind(hash.clone())
-                    .bind(body.clone())
-                    .bind(reservation.created_at.timestamp_micros())
-                    .execute(&mut *tx)
-                    .await?;
-                    if stored.rows_affected() == 0 {
-                        // A concurrent request with the same key got there first: take ours
-                        // back and answer as it was answered.
-                        sqlx::query("DELETE FROM reservations WHERE id = $1")
-                            .bind(reservation.id.clone())
-                            .execute(&mut *tx)
-                            .await?;
-                        let r = sqlx::query(IDEMPOTENCY_ANSWER)
-                            .bind(new.created_by.clone())
-                            .bind(key.clone())
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        outcomes.push(stored_answer(
-                            r.try_get(0)?,
-                            hash,
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                        ));
-                        continue;
-                    }
-                }
-                outcomes.push(HoldOutcome::Created(Box::new(reservation), body));
             }
-            let held: Vec<&str> = outcomes
-                .iter()
-                .filter_map(|o| match o {
-                    HoldOutcome::Created(r, _) => Some(r.splitter_id.as_str()),
-                    _ => None,
-                })
-                .collect();
-            if !held.is_empty() {
-                record_change!(self, tx, "splitters", splitters_subject(held));
+            for (i, key, hash) in same_key_as {
+                let (stored, status, body) = answers.get(&key).cloned().expect("answered above");
+                outcomes[i] = Some(stored_answer(stored, &hash, status, body));
             }
+            let mut held: Vec<String> = Vec::new();
+            for (k, ((i, r), body)) in created.into_iter().zip(bodies).enumerate() {
+                if !lost.contains(&k) {
+                    held.push(r.splitter_id.clone());
+                    outcomes[i] = Some(HoldOutcome::Created(Box::new(r), body));
+                }
+            }
+            let version = if held.is_empty() {
+                None
+            } else {
+                Some(record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    splitters_subject(held.iter().map(String::as_str))
+                ))
+            };
             tx.commit().await?;
-            Ok(outcomes)
+            let outcomes = outcomes
+                .into_iter()
+                .map(|o| o.expect("every hold has an outcome"))
+                .collect();
+            Ok((outcomes, version))
         })
     }
 
@@ -647,31 +750,39 @@ impl Store {
         }))
     }
 
-    /// The free ports of one attendance splitter now, with its box and project.
-    pub async fn splitter_free(
+    /// The free ports of these attendance splitters now, with their boxes and projects
+    /// (unknown ids are left out).
+    pub async fn splitters_free(
         &self,
-        splitter_id: &str,
-    ) -> Result<Option<(SplitterRef, u32)>, StoreError> {
-        let row = on_pool!(self, read, |p| {
-            sqlx::query(
-                "SELECT b.project, s.box_id, s.ports, s.used, \
+        splitter_ids: &[String],
+    ) -> Result<Vec<(SplitterRef, u32)>, StoreError> {
+        let rows = on_pool!(self, read, |p| {
+            let mut qb = in_list(
+                "SELECT b.project, s.box_id, s.id, s.ports, s.used, \
                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
-                 FROM splitters s JOIN boxes b ON b.id = s.box_id WHERE s.id = $1 AND s.kind = 'attendance'",
-            )
-            .bind(splitter_id.to_owned())
-            .fetch_optional(p)
-            .await?
-            .map(|r| -> Result<_, sqlx::Error> {
-                let free = free_ports(
-                    u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
-                    u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
-                    u32::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
-                );
-                Ok((SplitterRef { project: r.try_get(0)?, box_id: r.try_get(1)?, splitter_id: splitter_id.to_owned() }, free))
-            })
-            .transpose()
+                 FROM splitters s JOIN boxes b ON b.id = s.box_id WHERE s.kind = 'attendance' AND s.id IN",
+                splitter_ids,
+            );
+            qb.build()
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| -> Result<_, sqlx::Error> {
+                    let free = free_ports(
+                        u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
+                        u32::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
+                        u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(0),
+                    );
+                    let at = SplitterRef {
+                        project: r.try_get(0)?,
+                        box_id: r.try_get(1)?,
+                        splitter_id: r.try_get(2)?,
+                    };
+                    Ok((at, free))
+                })
+                .collect::<Result<Vec<_>, _>>()
         })?;
-        Ok(row)
+        Ok(rows)
     }
 
     /// Row-lock suffix for reads that precede a write in the same transaction (SQLite's

@@ -307,6 +307,66 @@ on_both_engines!(
 );
 
 on_both_engines!(
+    concurrent_requests_with_one_key_hold_one_port,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let token = app.token(&["reservations:write", "reservations:read"], &["*"]);
+        // Sent at once, so that several land in one write batch: the first holds, the
+        // others with its body replay its answer, those with another body are refused.
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let box_id = if i % 4 == 3 { "B-A" } else { "B-D" };
+            let req = app
+                .client
+                .post(format!("{}/reservations", app.base))
+                .bearer_auth(&token)
+                .header("idempotency-key", "race-key")
+                .json(&reservation_body(json!({"box_id": box_id})));
+            tasks.push(tokio::spawn(async move {
+                let res = req.send().await.unwrap();
+                (
+                    box_id,
+                    res.status().as_u16(),
+                    res.json::<Value>().await.unwrap(),
+                )
+            }));
+        }
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let held: Vec<&Value> = answers
+            .iter()
+            .filter(|a| a.1 == 201)
+            .map(|a| &a.2)
+            .collect();
+        assert!(!held.is_empty(), "{answers:?}");
+        assert!(
+            held.iter().all(|b| *b == held[0]),
+            "one answer, replayed: {held:?}"
+        );
+        let first_box = held[0]["box_id"].as_str().unwrap();
+        for (box_id, status, body) in &answers {
+            if *box_id == first_box {
+                assert_eq!(*status, 201, "{body}");
+            } else {
+                assert_eq!(
+                    (*status, body["code"].as_str()),
+                    (422, Some("idempotency_key_reused"))
+                );
+            }
+        }
+        let list = app.get("/reservations", &token).await;
+        assert_eq!(
+            list.body["items"].as_array().unwrap().len(),
+            1,
+            "{}",
+            list.body
+        );
+    }
+);
+
+on_both_engines!(
     an_idempotency_key_replays_the_first_answer,
     |app: TestApp| async move {
         let app = app.with_fixture().await;

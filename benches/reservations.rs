@@ -90,26 +90,35 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
             }
         }));
     }
-    // One more client asks feasibility questions meanwhile (200 a second) and times them.
-    let (fclient, fbase, ftoken, fstop) =
-        (client.clone(), base.clone(), token.clone(), stop.clone());
-    let feasibility = tokio::spawn(async move {
-        let mut latencies = Vec::new();
-        let body = json!({"lat": city.lat, "lon": city.lon, "plan_id": null, "radius_m": 500});
-        while !fstop.load(Ordering::Relaxed) {
-            let started = Instant::now();
-            let r = fclient
-                .post(format!("{fbase}/feasibility"))
-                .bearer_auth(&ftoken)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let _ = r.bytes().await.unwrap();
-            latencies.push(started.elapsed());
-            tokio::time::sleep(Duration::from_millis(5).saturating_sub(started.elapsed())).await;
-        }
-        latencies
+    // One more client asks feasibility questions meanwhile (200 a second) and times them,
+    // on a thread and runtime of its own: the service's hold writers run on this runtime,
+    // and their work must not count as feasibility latency.
+    let (fbase, ftoken, fstop) = (base.clone(), token.clone(), stop.clone());
+    let feasibility = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let fclient = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let body = json!({"lat": city.lat, "lon": city.lon, "plan_id": null, "radius_m": 500});
+            while !fstop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let r = fclient
+                    .post(format!("{fbase}/feasibility"))
+                    .bearer_auth(&ftoken)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let _ = r.bytes().await.unwrap();
+                latencies.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(5).saturating_sub(started.elapsed()))
+                    .await;
+            }
+            latencies
+        })
     });
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -118,7 +127,7 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
         t.await.unwrap();
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies = feasibility.await.unwrap();
+    let mut latencies = feasibility.join().unwrap();
     latencies.sort();
     let n = created.load(Ordering::Relaxed);
     println!(

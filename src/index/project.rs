@@ -8,6 +8,7 @@ use crate::domain::network::BoxStatus;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams};
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -373,7 +374,14 @@ impl ProjectIndex {
     /// tree that never queues what lies beyond the cut. (rstar's own nearest-neighbour
     /// iterator queues every child of every node it opens; with the cut this walk's queue
     /// stays a few dozen entries.)
-    fn nearest(&self, q: [f64; 3], cut2: f64) -> impl Iterator<Item = (u32, f64)> + '_ {
+    ///
+    /// `cut2` may shrink while the walk goes on (once the best `limit` are found, nothing
+    /// farther than the worst of them matters); what lies beyond it is never queued again.
+    fn nearest<'a>(
+        &'a self,
+        q: [f64; 3],
+        cut2: &'a Cell<f64>,
+    ) -> impl Iterator<Item = (u32, f64)> + 'a {
         let mut queue: BinaryHeap<Step<'_>> = BinaryHeap::with_capacity(64);
         let root = self.tree.root();
         queue.push(Step {
@@ -382,6 +390,11 @@ impl ProjectIndex {
         });
         std::iter::from_fn(move || {
             while let Some(step) = queue.pop() {
+                let cut2 = cut2.get();
+                if step.chord2 > cut2 {
+                    // Everything still queued is at least this far.
+                    return None;
+                }
                 match step.what {
                     Under::Box(index) => return Some((index, step.chord2)),
                     Under::Bucket(start, end) => {
@@ -515,14 +528,16 @@ impl ProjectIndex {
         let filter = self.tag_filter(tags);
         let sure_margin = chord_shortfall_bound(radius_m);
         let mut kept: SmallVec<[(f64, u32); 8]> = SmallVec::with_capacity(limit + 1);
-        for (index, chord2) in self.nearest(q, cut2) {
+        let cut2 = Cell::new(cut2);
+        for (index, chord2) in self.nearest(q, &cut2) {
             if kept.len() == limit {
                 // A later box is at least its chord away; once the chord passes the worst kept
                 // distance (as rounded, plus half a centimetre), it cannot rank before it.
-                let worst = kept[limit - 1].0;
-                if chord2.sqrt() > worst + 0.006 {
+                let bound = kept[limit - 1].0 + 0.006;
+                if chord2.sqrt() > bound {
                     break;
                 }
+                cut2.set(cut2.get().min(bound * bound));
             }
             let b = &self.boxes[index as usize];
             let stage = self.stage(b, filter.as_deref());

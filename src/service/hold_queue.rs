@@ -92,15 +92,8 @@ impl HoldQueue {
     pub async fn hold(&self, hold: NewHold) -> Result<Held, StoreError> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Other(anyhow::anyhow!("the hold writer has stopped"));
-        let lane = &self.lanes[lane_of(&hold.box_id, self.lanes.len())];
+        let lane = &self.lanes[super::slot_of(&hold.box_id, self.lanes.len())];
         lane.send((hold, reply)).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
-}
-
-fn lane_of(box_id: &str, lanes: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    box_id.hash(&mut h);
-    (h.finish() % lanes as u64) as usize
 }

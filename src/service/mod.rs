@@ -218,6 +218,14 @@ impl App {
     }
 }
 
+/// One of `slots` chosen by hashing `key`: the same key always gets the same slot.
+fn slot_of(key: &str, slots: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % slots as u64) as usize
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
     #[error("invalid settings")]

@@ -7,7 +7,6 @@
 
 use crate::index::Index;
 use crate::store::{Store, StoreError};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::{Mutex, RwLock};
 
@@ -42,7 +41,10 @@ impl Refresher {
         let _shared = self.reload.read().await;
         // Stripes in ascending order, so that two refreshes never wait for each other in a
         // circle.
-        let mut stripes: Vec<usize> = splitter_ids.iter().map(|id| stripe(id)).collect();
+        let mut stripes: Vec<usize> = splitter_ids
+            .iter()
+            .map(|id| super::slot_of(id, STRIPES))
+            .collect();
         stripes.sort_unstable();
         stripes.dedup();
         let mut guards = Vec::with_capacity(stripes.len());
@@ -56,10 +58,4 @@ impl Refresher {
         }
         Ok(())
     }
-}
-
-fn stripe(splitter_id: &str) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    splitter_id.hash(&mut h);
-    (h.finish() % STRIPES as u64) as usize
 }

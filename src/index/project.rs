@@ -91,6 +91,13 @@ impl Candidate {
         self.entry().coord.lon()
     }
 
+    /// Ids of all the box's attendance splitters, full ones included, in id order.
+    pub fn attendance_splitter_ids(&self) -> impl Iterator<Item = &str> {
+        self.index
+            .box_splitters(self.entry())
+            .map(|s| self.index.strings.get(s.id))
+    }
+
     /// Attendance splitters with free ports, in id order: (splitter id, free ports).
     pub fn splitters(&self) -> impl ExactSizeIterator<Item = (&str, u32)> {
         self.splitters.iter().map(|&(s, free)| {

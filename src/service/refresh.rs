@@ -3,15 +3,19 @@
 //! A refresh reads what the store says now and writes it into the index. Two refreshes of
 //! one splitter must not overlap (the older read could land last), and none may land on a
 //! project snapshot that a reload is about to replace. Refreshes of different splitters
-//! run side by side: holds on different boxes never wait for each other here.
+//! run side by side: holds on different boxes never wait for each other here. A hold
+//! writer's transaction is itself a refresh: it takes the locks before it reads the ports,
+//! and sets the ports it left once it has committed, with no read of its own.
 
 use crate::index::Index;
-use crate::store::{Store, StoreError};
+use crate::store::{SplitterRef, Store, StoreError};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{Mutex, RwLock};
 
-/// Locks refreshes of one splitter take; splitters share them by hash.
-const STRIPES: usize = 64;
+/// Locks refreshes of one splitter take; splitters share them by hash. Hold writers keep
+/// theirs for a whole transaction, so there are enough that two lanes rarely meet.
+const STRIPES: usize = 1024;
 
 #[derive(Debug)]
 pub struct Refresher {
@@ -38,6 +42,20 @@ impl Refresher {
         if splitter_ids.is_empty() {
             return Ok(());
         }
+        self.apply(splitter_ids, async {
+            Ok(((), self.store.splitters_free(splitter_ids).await?))
+        })
+        .await
+    }
+
+    /// Runs `write` holding the refresh locks of `splitter_ids`, then sets the free ports
+    /// it reports for them (others it reports are left alone). `write` must read what it
+    /// reports after it starts: that is what keeps refreshes of one splitter in order.
+    pub async fn apply<T>(
+        &self,
+        splitter_ids: &[String],
+        write: impl Future<Output = Result<(T, Vec<(SplitterRef, u32)>), StoreError>>,
+    ) -> Result<T, StoreError> {
         let _shared = self.reload.read().await;
         // Stripes in ascending order, so that two refreshes never wait for each other in a
         // circle.
@@ -51,11 +69,16 @@ impl Refresher {
         for s in stripes {
             guards.push(self.stripes[s].lock().await);
         }
-        for (at, free) in self.store.splitters_free(splitter_ids).await? {
+        let (value, free) = write.await?;
+        let locked: HashSet<&str> = splitter_ids.iter().map(String::as_str).collect();
+        for (at, free) in free {
+            if !locked.contains(at.splitter_id.as_str()) {
+                continue;
+            }
             if let Some(p) = self.index.project(&at.project) {
                 p.set_free(&at.box_id, &at.splitter_id, free);
             }
         }
-        Ok(())
+        Ok(value)
     }
 }

@@ -127,12 +127,13 @@ impl App {
                 ttl_s: settings.reservation_ttl_s,
                 idempotency: idempotency.clone(),
             };
-            let (outcome, applied) = self.holds.hold(hold).await?;
+            let splitters = c.attendance_splitter_ids().map(str::to_owned).collect();
+            let (outcome, applied) = self.holds.hold(hold, splitters).await?;
             match outcome {
                 HoldOutcome::Created(r, body) => {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
-                    // The lane has refreshed the index; following the log need not again.
-                    if let Some(version) = applied {
+                    // The lane has set the index; following the log need not again.
+                    for version in applied {
                         self.mark_applied(version);
                     }
                     return Ok(Reserved {
@@ -141,11 +142,9 @@ impl App {
                         replayed: false,
                     });
                 }
-                // The index was behind the store: bring this box up to date, try the next.
-                HoldOutcome::NoFreePort => {
-                    let ids: Vec<String> = c.splitters().map(|(id, _)| id.to_owned()).collect();
-                    self.refresh_splitters(&ids).await;
-                }
+                // The index was behind the store (the lane has set this box's ports to what
+                // the store has): try the next.
+                HoldOutcome::NoFreePort => {}
                 other => return replayed(other),
             }
         }

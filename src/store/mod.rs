@@ -13,13 +13,15 @@ mod postgres;
 mod reservations;
 mod settings;
 mod sqlite;
+mod writer;
 
 pub use changes::{Change, splitters_of};
 pub use error::StoreError;
 pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
 pub use reservations::{
-    HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
+    HeldBatch, HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
 };
+pub use writer::HoldWriter;
 
 use sqlx::{PgPool, SqlitePool};
 use std::time::Duration;

@@ -1,12 +1,14 @@
 //! Reservations: the database is the arbiter of every hold.
 //!
 //! Creating a hold reads the box's attendance splitters and live holds and inserts the new
-//! one in one write transaction: `BEGIN IMMEDIATE` serialises writers on SQLite, row locks
-//! on the box's splitters (`FOR UPDATE`) serialise holders of one box on PostgreSQL. The
-//! partial unique index on live (splitter, port) refuses a second hold on a port whatever
-//! happens above it.
+//! one in one write transaction. The partial unique index on live (splitter, port) is the
+//! arbiter: an insert that meets a live hold on its port (one another writer committed, or
+//! is committing, meanwhile) is left out, and that hold reads its box again and takes the
+//! next port. On SQLite `BEGIN IMMEDIATE` excludes every other writer anyway; on PostgreSQL
+//! holds on one box from one replica go through one writer lane, so only replicas meet.
 
 use super::changes::splitters_subject;
+use super::writer::{self, HoldWriter, WriteTx};
 use super::{
     BeginWrite, Store, StoreError, in_list, on_pool, push_pairs, push_project_scope, record_change,
     tags_from_text, tags_to_text,
@@ -19,6 +21,7 @@ use crate::domain::reservation::{
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// The stored answer to an `Idempotency-Key` of a `sub`.
 const IDEMPOTENCY_ANSWER: &str =
@@ -132,6 +135,17 @@ pub struct NewHold {
     pub idempotency: Option<(String, String)>,
 }
 
+/// What a batch of holds came to.
+#[derive(Debug)]
+pub struct HeldBatch {
+    /// In the order of the holds.
+    pub outcomes: Vec<HoldOutcome>,
+    /// The batch's change-log versions (none when it held no port).
+    pub versions: Vec<i64>,
+    /// Free ports of the boxes' attendance splitters as of the commit.
+    pub free: Vec<(SplitterRef, u32)>,
+}
+
 /// What placing a hold came to.
 #[derive(Debug)]
 pub enum HoldOutcome {
@@ -217,36 +231,113 @@ impl SplitterPorts {
     }
 }
 
+/// Rounds of inserts a batch may take before its conflicts count as an error.
+const MAX_ROUNDS: usize = 16;
+
+/// The lowest free port of a box's attendance splitters, in id order, taken.
+fn take_port(
+    splitters: &mut HashMap<String, Vec<SplitterPorts>>,
+    box_id: &str,
+) -> Option<(String, u32)> {
+    splitters.get_mut(box_id).and_then(|of_box| {
+        of_box
+            .iter_mut()
+            .find_map(|s| s.take_lowest_free().map(|port| (s.id.clone(), port)))
+    })
+}
+
+/// `INSERT INTO reservations … RETURNING id` of these new reservations; one that conflicts
+/// (a port held live, a code taken) is left out.
+fn push_insert<'a, DB: sqlx::Database>(
+    qb: &mut QueryBuilder<DB>,
+    rows: impl Iterator<Item = &'a Reservation>,
+) where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push(
+        "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
+           lat, lon, address, customer, external_ref, created_by, created_at, expires_at) ",
+    );
+    qb.push_values(rows, |mut b, r| {
+        let customer = serde_json::to_string(&r.customer).expect("customer serialises");
+        b.push_bind(r.id.clone())
+            .push_bind(r.code.clone())
+            .push("'pending'")
+            .push_bind(r.project.clone())
+            .push_bind(r.box_id.clone())
+            .push_bind(r.splitter_id.clone())
+            .push_bind(i64::from(r.port))
+            .push_bind(r.distance_m)
+            .push_bind(r.plan_id.clone())
+            .push_bind(tags_to_text(&r.tags))
+            .push_bind(r.location.lat)
+            .push_bind(r.location.lon)
+            .push_bind(r.address.clone())
+            .push_bind(customer)
+            .push_bind(r.external_ref.clone())
+            .push_bind(r.created_by.clone())
+            .push_bind(r.created_at.timestamp_micros())
+            .push_bind(r.expires_at.map(|t| t.timestamp_micros()));
+    });
+    qb.push(" ON CONFLICT DO NOTHING RETURNING id");
+}
+
 /// `(sub, key)` of a hold's `Idempotency-Key`.
 type KeyOf = (String, String);
 
 /// A stored idempotent answer: request hash, status, body.
 type StoredAnswer = (String, i64, String);
 
-impl Store {
+impl HoldWriter {
     /// Places holds in one write transaction (one commit, one sync to disk, for the lot):
     /// each takes the lowest free port of its box's attendance splitters, in id order, as
     /// the store sees them after the holds before it.
     ///
     /// The statements do not grow with the batch: one lookup of the stored idempotent
-    /// answers, one lock and one read of all the boxes' splitters and holds, one insert of
-    /// the reservations and one of the new keys, one change-log row. (A round trip to
-    /// PostgreSQL costs more than the statement.)
+    /// answers, one read of all the boxes' splitters and holds, one insert of the
+    /// reservations (with the change-log row on PostgreSQL) and one of the new keys. (A
+    /// round trip to PostgreSQL costs more than the statement.)
     ///
-    /// Returns the outcomes in the order of `holds`, and the change-log version of the
-    /// batch when it held any port.
-    pub async fn hold_many(
-        &self,
-        holds: &[NewHold],
-    ) -> Result<(Vec<HoldOutcome>, Option<i64>), StoreError> {
+    /// Returns the outcomes in the order of `holds`, the change-log version of the batch
+    /// when it held any port, and the free ports of the boxes' splitters as of its commit.
+    pub async fn hold_many(&mut self, holds: &[NewHold]) -> Result<HeldBatch, StoreError> {
+        let kept = self.has_connection();
+        let mut result = self.hold_many_once(holds).await;
+        if result.is_err() {
+            self.drop_connection();
+            if kept && !self.wrote.load(Relaxed) {
+                result = self.hold_many_once(holds).await;
+                if result.is_err() {
+                    self.drop_connection();
+                }
+            }
+        }
+        result
+    }
+
+    async fn hold_many_once(&mut self, holds: &[NewHold]) -> Result<HeldBatch, StoreError> {
+        if holds.is_empty() {
+            return Ok(HeldBatch {
+                outcomes: Vec::new(),
+                versions: Vec::new(),
+                free: Vec::new(),
+            });
+        }
         let key_of = |h: &NewHold| {
             h.idempotency
                 .as_ref()
                 .map(|(key, hash)| ((h.created_by.clone(), key.clone()), hash.clone()))
         };
         let keys: Vec<KeyOf> = holds.iter().filter_map(key_of).map(|(k, _)| k).collect();
-        on_pool!(self, write, |p| {
-            let mut tx = p.begin_write().await?;
+        let store = &self.store;
+        let wrote = &self.wrote;
+        wrote.store(false, Relaxed);
+        macro_rules! in_transaction {
+            ($tx:ident) => {{
             // Answers already stored for these keys.
             let mut answers: HashMap<KeyOf, StoredAnswer> = HashMap::new();
             if !keys.is_empty() {
@@ -254,7 +345,7 @@ impl Store {
                     "SELECT sub, key, request_hash, status, body FROM idempotency_keys WHERE (sub, key) IN ",
                 );
                 push_pairs(&mut qb, &keys);
-                for r in qb.build().fetch_all(&mut *tx).await? {
+                for r in qb.build().fetch_all(&mut *$tx).await? {
                     answers.insert(
                         (r.try_get(0)?, r.try_get(1)?),
                         (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
@@ -264,49 +355,47 @@ impl Store {
             let mut boxes: Vec<String> = holds.iter().map(|h| h.box_id.clone()).collect();
             boxes.sort();
             boxes.dedup();
-            // PostgreSQL: lock the boxes' splitter rows first (in one order for every
-            // transaction, so that none can deadlock with another), then read the holds in
-            // a statement of its own, which sees whatever another transaction committed
-            // while we waited for the lock. SQLite: `BEGIN IMMEDIATE` already excludes
-            // every other writer.
-            if matches!(self, Store::Postgres { .. }) {
-                let mut lock = in_list(
-                    "SELECT id FROM splitters WHERE kind = 'attendance' AND box_id IN",
-                    &boxes,
-                );
-                lock.push(" ORDER BY box_id, id FOR UPDATE");
-                lock.build().execute(&mut *tx).await?;
+            // The boxes' attendance splitters, with their live holds (ours included).
+            macro_rules! read_splitters {
+                ($boxes:expr) => {{
+                    let mut read = in_list(
+                        "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
+                         LEFT JOIN reservations r \
+                           ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
+                         WHERE s.kind = 'attendance' AND s.box_id IN",
+                        $boxes,
+                    );
+                    read.push(" ORDER BY s.box_id, s.id, r.port");
+                    let mut splitters: HashMap<String, Vec<SplitterPorts>> = HashMap::new();
+                    for r in read.build().fetch_all(&mut *$tx).await? {
+                        let of_box = splitters.entry(r.try_get(0)?).or_default();
+                        let id: String = r.try_get(1)?;
+                        if of_box.last().is_none_or(|s| s.id != id) {
+                            let ports = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
+                            of_box.push(SplitterPorts {
+                                id,
+                                ports,
+                                used: u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(ports),
+                                used_ports: r.try_get(4)?,
+                                held: Vec::new(),
+                            });
+                        }
+                        if let Some(port) = r.try_get::<Option<i64>, _>(5)? {
+                            of_box
+                                .last_mut()
+                                .expect("pushed above")
+                                .held
+                                .push(port as u32);
+                        }
+                    }
+                    splitters
+                }};
             }
-            let mut read = in_list(
-                "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, r.port FROM splitters s \
-                 LEFT JOIN reservations r \
-                   ON r.box_id = s.box_id AND r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') \
-                 WHERE s.kind = 'attendance' AND s.box_id IN",
-                &boxes,
+            let mut splitters = read_splitters!(&boxes);
+            // Every splitter a hold of this batch may take: the subject of its change.
+            let subject = splitters_subject(
+                splitters.values().flatten().map(|s| s.id.as_str()),
             );
-            read.push(" ORDER BY s.box_id, s.id, r.port");
-            let mut splitters: HashMap<String, Vec<SplitterPorts>> = HashMap::new();
-            for r in read.build().fetch_all(&mut *tx).await? {
-                let of_box = splitters.entry(r.try_get(0)?).or_default();
-                let id: String = r.try_get(1)?;
-                if of_box.last().is_none_or(|s| s.id != id) {
-                    let ports = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
-                    of_box.push(SplitterPorts {
-                        id,
-                        ports,
-                        used: u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(ports),
-                        used_ports: r.try_get(4)?,
-                        held: Vec::new(),
-                    });
-                }
-                if let Some(port) = r.try_get::<Option<i64>, _>(5)? {
-                    of_box
-                        .last_mut()
-                        .expect("pushed above")
-                        .held
-                        .push(port as u32);
-                }
-            }
 
             // Ports, in the order the holds came.
             let mut outcomes: Vec<Option<HoldOutcome>> = holds.iter().map(|_| None).collect();
@@ -326,12 +415,7 @@ impl Store {
                         continue;
                     }
                 }
-                let chosen = splitters.get_mut(&new.box_id).and_then(|of_box| {
-                    of_box
-                        .iter_mut()
-                        .find_map(|s| s.take_lowest_free().map(|port| (s.id.clone(), port)))
-                });
-                match chosen {
+                match take_port(&mut splitters, &new.box_id) {
                     Some((splitter_id, port)) => {
                         if let Some((key, _)) = key_of(new) {
                             placing.insert(key);
@@ -342,41 +426,95 @@ impl Store {
                 }
             }
 
-            // Inserted with fresh codes until every one is free (40 random bits: a retry is rare).
+            // Inserted until every hold is in or has no port left. Nothing locks the ports
+            // chosen: a hold that another writer's took first (another replica on the same
+            // box), or whose random code is taken, is not inserted; its box is read again
+            // and it takes the next free port, with a fresh code.
+            let mut versions: Vec<i64> = Vec::new();
             let mut uninserted: Vec<usize> = (0..created.len()).collect();
-            while !uninserted.is_empty() {
+            let mut refused: HashSet<usize> = HashSet::new();
+            for round in 0.. {
+                if uninserted.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    if round > MAX_ROUNDS {
+                        return Err(StoreError::Other(anyhow::anyhow!(
+                            "holds still conflicting after {MAX_ROUNDS} attempts"
+                        )));
+                    }
+                    let mut again: Vec<String> =
+                        uninserted.iter().map(|&k| created[k].1.box_id.clone()).collect();
+                    again.sort();
+                    again.dedup();
+                    splitters.extend(read_splitters!(&again));
+                    for &k in &uninserted {
+                        match take_port(&mut splitters, &created[k].1.box_id) {
+                            Some((splitter_id, port)) => {
+                                created[k].1.splitter_id = splitter_id;
+                                created[k].1.port = port;
+                            }
+                            None => {
+                                outcomes[created[k].0] = Some(HoldOutcome::NoFreePort);
+                                refused.insert(k);
+                            }
+                        }
+                    }
+                    uninserted.retain(|k| !refused.contains(k));
+                    if uninserted.is_empty() {
+                        break;
+                    }
+                }
                 for &k in &uninserted {
                     created[k].1.code = new_code(&mut rand::rng());
                 }
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO reservations (id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, \
-                       lat, lon, address, customer, external_ref, created_by, created_at, expires_at) ",
-                );
-                qb.push_values(uninserted.iter().map(|&k| &created[k].1), |mut b, r| {
-                    let customer = serde_json::to_string(&r.customer).expect("customer serialises");
-                    b.push_bind(r.id.clone())
-                        .push_bind(r.code.clone())
-                        .push("'pending'")
-                        .push_bind(r.project.clone())
-                        .push_bind(r.box_id.clone())
-                        .push_bind(r.splitter_id.clone())
-                        .push_bind(i64::from(r.port))
-                        .push_bind(r.distance_m)
-                        .push_bind(r.plan_id.clone())
-                        .push_bind(tags_to_text(&r.tags))
-                        .push_bind(r.location.lat)
-                        .push_bind(r.location.lon)
-                        .push_bind(r.address.clone())
-                        .push_bind(customer)
-                        .push_bind(r.external_ref.clone())
-                        .push_bind(r.created_by.clone())
-                        .push_bind(r.created_at.timestamp_micros())
-                        .push_bind(r.expires_at.map(|t| t.timestamp_micros()));
-                });
-                qb.push(" ON CONFLICT (code) DO NOTHING RETURNING id");
-                let inserted: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                let rows = uninserted.iter().map(|&k| &created[k].1);
+                // On PostgreSQL the change row (and its notification) rides along with each
+                // insert that holds anything; on SQLite it is a statement of its own.
+                wrote.store(true, Relaxed);
+                let (inserted, recorded) = match store {
+                    Store::Postgres { channel, sender, .. } => {
+                        let mut qb = QueryBuilder::new("WITH r AS (");
+                        push_insert(&mut qb, rows);
+                        qb.push(
+                            "), c AS (INSERT INTO changes (kind, subject, created_at) \
+                             SELECT 'splitters', ",
+                        );
+                        qb.push_bind(subject.clone())
+                            .push(", ")
+                            .push_bind(now().timestamp_micros())
+                            .push(" WHERE EXISTS (SELECT 1 FROM r) RETURNING version) \
+                                   SELECT id, NULL::bigint, NULL::text FROM r UNION ALL \
+                                   SELECT NULL, version, pg_notify(")
+                            .push_bind(channel.clone())
+                            .push(", ")
+                            .push_bind(sender.clone())
+                            .push(")::text FROM c");
+                        let mut ids = Vec::new();
+                        let mut recorded = None;
+                        for r in qb.build().fetch_all(&mut *$tx).await? {
+                            match r.try_get::<Option<String>, _>(0)? {
+                                Some(id) => ids.push(id),
+                                None => recorded = r.try_get::<Option<i64>, _>(1)?,
+                            }
+                        }
+                        (ids, recorded)
+                    }
+                    _ => {
+                        let mut qb = QueryBuilder::new("");
+                        push_insert(&mut qb, rows);
+                        (qb.build_query_scalar().fetch_all(&mut *$tx).await?, None)
+                    }
+                };
+                versions.extend(recorded);
                 uninserted.retain(|&k| !inserted.contains(&created[k].1.id));
             }
+            let created: Vec<(usize, Reservation)> = created
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| !refused.contains(k))
+                .map(|(_, c)| c)
+                .collect();
             let bodies: Vec<String> = created
                 .iter()
                 .map(|(_, r)| serde_json::to_string(r).expect("reservations serialise"))
@@ -404,7 +542,7 @@ impl Store {
                 });
                 qb.push(" ON CONFLICT (sub, key) DO NOTHING RETURNING sub, key");
                 let mut stored: Vec<KeyOf> = Vec::new();
-                for r in qb.build().fetch_all(&mut *tx).await? {
+                for r in qb.build().fetch_all(&mut *$tx).await? {
                     stored.push((r.try_get(0)?, r.try_get(1)?));
                 }
                 for (k, key, hash) in &keyed {
@@ -414,12 +552,12 @@ impl Store {
                     }
                     sqlx::query("DELETE FROM reservations WHERE id = $1")
                         .bind(created[*k].1.id.clone())
-                        .execute(&mut *tx)
+                        .execute(&mut *$tx)
                         .await?;
                     let r = sqlx::query(IDEMPOTENCY_ANSWER)
                         .bind(key.0.clone())
                         .bind(key.1.clone())
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut *$tx)
                         .await?;
                     let first: StoredAnswer = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
                     outcomes[created[*k].0] = Some(stored_answer(
@@ -433,35 +571,67 @@ impl Store {
                 }
             }
             for (i, key, hash) in same_key_as {
-                let (stored, status, body) = answers.get(&key).cloned().expect("answered above");
-                outcomes[i] = Some(stored_answer(stored, &hash, status, body));
+                // No answer kept: the first hold with this key found no free port after all.
+                outcomes[i] = Some(match answers.get(&key).cloned() {
+                    Some((stored, status, body)) => stored_answer(stored, &hash, status, body),
+                    None => HoldOutcome::NoFreePort,
+                });
             }
             let mut held: Vec<String> = Vec::new();
             for (k, ((i, r), body)) in created.into_iter().zip(bodies).enumerate() {
-                if !lost.contains(&k) {
+                if lost.contains(&k) {
+                    // Taken back: its port is free again.
+                    if let Some(s) = splitters
+                        .get_mut(&r.box_id)
+                        .and_then(|of_box| of_box.iter_mut().find(|s| s.id == r.splitter_id))
+                    {
+                        s.held.retain(|&p| p != r.port);
+                    }
+                } else {
                     held.push(r.splitter_id.clone());
                     outcomes[i] = Some(HoldOutcome::Created(Box::new(r), body));
                 }
             }
-            let version = if held.is_empty() {
-                None
-            } else {
-                Some(record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    splitters_subject(held.iter().map(String::as_str))
-                ))
-            };
-            tx.commit().await?;
+            // What these splitters have as of the commit, but for what other replicas (on
+            // PostgreSQL) or cancellations commit meanwhile: their refreshes wait for this
+            // lane's refresh locks and land after it.
+            let projects: HashMap<&str, &str> =
+                holds.iter().map(|h| (h.box_id.as_str(), h.project.as_str())).collect();
+            let free: Vec<(SplitterRef, u32)> = splitters
+                .into_iter()
+                .flat_map(|(box_id, of_box)| {
+                    let project = projects.get(box_id.as_str()).copied().unwrap_or_default();
+                    of_box.into_iter().map(move |s| {
+                        let at = SplitterRef {
+                            project: project.to_owned(),
+                            box_id: box_id.clone(),
+                            splitter_id: s.id,
+                        };
+                        (at, free_ports(s.ports, s.used, s.held.len() as u32))
+                    })
+                })
+                .collect();
+            if versions.is_empty() && !held.is_empty() {
+                versions.push(record_change!(store, $tx, "splitters", subject));
+            }
+            $tx.commit().await?;
             let outcomes = outcomes
                 .into_iter()
                 .map(|o| o.expect("every hold has an outcome"))
                 .collect();
-            Ok((outcomes, version))
-        })
+            Ok(HeldBatch { outcomes, versions, free })
+            }};
+        }
+        // Without keys to store with the holds, each insert is a whole on PostgreSQL: no
+        // transaction around them, two round trips fewer.
+        match writer::begin(store, &mut self.conn, !keys.is_empty()).await? {
+            WriteTx::Sqlite(mut tx) => in_transaction!(tx),
+            WriteTx::Postgres(mut tx) => in_transaction!(tx),
+        }
     }
+}
 
+impl Store {
     /// The stored answer to an `Idempotency-Key` of `sub`: a replay when `hash` matches the
     /// first request's, `KeyReused` when not; `None` for a new key.
     pub async fn idempotent_answer(

@@ -1,0 +1,106 @@
+//! The connection a hold writer lane writes on.
+//!
+//! On PostgreSQL each lane keeps a connection of its own, outside the pool: a batch then
+//! costs no check-out and no liveness round trip. A connection that fails is dropped and
+//! the next batch opens another; a batch that fails on a kept connection before it wrote
+//! anything (the connection went stale while idle) is tried once more on a new one. SQLite
+//! has one writer connection, which every writer shares through its pool.
+
+use super::{Store, StoreError, sqlite};
+use sqlx::PgConnection;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicBool;
+
+/// What a hold writer lane writes with.
+#[derive(Debug)]
+pub struct HoldWriter {
+    pub(super) store: Store,
+    pub(super) conn: Option<PgConnection>,
+    /// Whether the batch under way has sent a write (until then it can be tried again).
+    pub(super) wrote: AtomicBool,
+}
+
+/// A write transaction of a [`HoldWriter`].
+pub(super) enum WriteTx<'a> {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(PgWrite<'a>),
+}
+
+/// Writes on a lane's own PostgreSQL connection: one transaction, or (`began` false) each
+/// statement committing on its own. Not committed means dropped: the writer drops the
+/// connection after any error, so nothing is left open on it.
+pub(super) struct PgWrite<'a> {
+    conn: &'a mut PgConnection,
+    began: bool,
+}
+
+impl PgWrite<'_> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        if self.began {
+            sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for PgWrite<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        self.conn
+    }
+}
+
+impl DerefMut for PgWrite<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+}
+
+impl Store {
+    /// A writer for one lane of holds.
+    pub fn hold_writer(&self) -> HoldWriter {
+        HoldWriter {
+            store: self.clone(),
+            conn: None,
+            wrote: AtomicBool::new(false),
+        }
+    }
+}
+
+impl HoldWriter {
+    /// Forgets the connection (after an error: it may be broken or inside a transaction).
+    pub(super) fn drop_connection(&mut self) {
+        self.conn = None;
+    }
+
+    pub(super) fn has_connection(&self) -> bool {
+        self.conn.is_some()
+    }
+}
+
+/// Begins a write transaction (fields apart, so that the caller keeps using the store).
+/// `one_transaction` false: on PostgreSQL each statement then commits on its own (SQLite
+/// always holds its write lock for the whole).
+pub(super) async fn begin<'a>(
+    store: &Store,
+    conn: &'a mut Option<PgConnection>,
+    one_transaction: bool,
+) -> Result<WriteTx<'a>, StoreError> {
+    let pool = match store {
+        Store::Sqlite { write, .. } => {
+            return Ok(WriteTx::Sqlite(sqlite::begin_write(write).await?));
+        }
+        Store::Postgres { pool, .. } => pool,
+    };
+    if conn.is_none() {
+        *conn = Some(pool.acquire().await?.detach());
+    }
+    let conn = conn.as_mut().expect("connected above");
+    if one_transaction {
+        sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    }
+    Ok(WriteTx::Postgres(PgWrite {
+        conn,
+        began: one_transaction,
+    }))
+}

@@ -302,8 +302,8 @@ impl HoldWriter {
     /// reservations (with the change-log row on PostgreSQL) and one of the new keys. (A
     /// round trip to PostgreSQL costs more than the statement.)
     ///
-    /// Returns the outcomes in the order of `holds`, the change-log version of the batch
-    /// when it held any port, and the free ports of the boxes' splitters as of its commit.
+    /// Returns the outcomes in the order of `holds`, the batch's change-log versions, and
+    /// the free ports of the boxes' splitters as of its commit.
     pub async fn hold_many(&mut self, holds: &[NewHold]) -> Result<HeldBatch, StoreError> {
         let kept = self.has_connection();
         let mut result = self.hold_many_once(holds).await;
@@ -427,9 +427,11 @@ impl HoldWriter {
             }
 
             // Inserted until every hold is in or has no port left. Nothing locks the ports
-            // chosen: a hold that another writer's took first (another replica on the same
-            // box), or whose random code is taken, is not inserted; its box is read again
-            // and it takes the next free port, with a fresh code.
+            // chosen: a hold whose port another writer took first (another replica, on the
+            // same box), or whose random code is taken, is left out; its box is read again
+            // and it takes the next free port, with a fresh code. (Without a transaction, a
+            // round that fails after an earlier one committed answers an error for holds
+            // that stand: they expire with the TTL. Clients that retry send a key.)
             let mut versions: Vec<i64> = Vec::new();
             let mut uninserted: Vec<usize> = (0..created.len()).collect();
             let mut refused: HashSet<usize> = HashSet::new();

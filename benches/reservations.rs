@@ -132,12 +132,15 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
     let n = created.load(Ordering::Relaxed);
     println!(
         "{engine}: {clients} clients, {:.0} durable reservations/s ({n} in {elapsed:.1} s, {} refused); \
-         /feasibility during the load: {} requests, p50 {:.2} ms, p99 {:.2} ms",
+         /feasibility during the load: {} requests, p50 {:.2} ms, p99 {:.2} ms (p90 {:.2}, p99.9 {:.2}, max {:.2})",
         n as f64 / elapsed,
         refused.load(Ordering::Relaxed),
         latencies.len(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.90).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.999).as_secs_f64() * 1e3,
+        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
     );
     handle.stop(true).await;
 }

@@ -86,24 +86,41 @@ end
 PY
 echo 'wrk.headers["Authorization"] = "Bearer '"$token"'"' > "$work/healthz.lua"
 
+# The server's CPU time (user + system, from /proc), in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
 run() { # name, script, path, connections
+  local before after
+  before=$(server_ticks)
   wrk -t "$THREADS" -c "$4" -d "$DURATION" --latency -s "$2" "$base$3" > "$work/$1.out" 2>&1
-  python3 - "$1" "$work/$1.out" <<'PY'
+  after=$(server_ticks)
+  python3 - "$1" "$work/$1.out" "$(( after - before ))" "$ticks_per_s" <<'PY'
 import re, sys
 name, text = sys.argv[1], open(sys.argv[2]).read()
+ticks, per_s = int(sys.argv[3]), int(sys.argv[4])
 rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+total = int(re.search(r"(\d+) requests in", text).group(1))
 def pct(p):
     m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", text)
     v, unit = float(m.group(1)), m.group(2)
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-print(f"{name:<34} {float(rps):>10.0f} req/s   p50 {pct(50):7.3f} ms   p99 {pct(99):7.3f} ms" + (f"   non-2xx {non2xx.group(1)}" if non2xx else ""))
+# Server CPU per request: the server's own cost, apart from the load generator's (both
+# share the machine's cores). Under concurrent reservations it includes theirs too.
+cpu = ticks / per_s / max(total, 1) * 1e6
+print(f"{name:<34} {float(rps):>10.0f} req/s   p50 {pct(50):7.3f} ms   p99 {pct(99):7.3f} ms   server CPU {cpu:5.1f} us/req" + (f"   non-2xx {non2xx.group(1)}" if non2xx else ""))
 PY
 }
 
 echo "concurrency: $CONNS connections, $THREADS wrk threads, $DURATION each"
 run healthz "$work/healthz.lua" /healthz "$CONNS"
 run feasibility "$work/feasibility.lua" /feasibility "$CONNS"
+python3 - "$work/healthz.out" "$work/feasibility.out" <<'PY'
+import re, sys
+h, f = (float(re.search(r"Requests/sec:\s+([\d.]+)", open(p).read()).group(1)) for p in sys.argv[1:])
+print(f"{'/feasibility / /healthz':<34} {f / h:>10.2f}x (target 0.5x)")
+PY
 # Reservations and feasibility at once.
 wrk -t 1 -c "$RESERVERS" -d "$DURATION" --latency -s "$work/reserve.lua" "$base/reservations" > "$work/reserve.out" 2>&1 &
 rpid=$!

@@ -1,6 +1,7 @@
 //! Two real server processes on one PostgreSQL: a race for ports spread over both grants no
 //! port twice, and an import, a settings change and a cancel made on one are seen on the
-//! other within a second.
+//! other within a second. And the notification that wakes the others comes after the
+//! change's commit.
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -190,6 +191,43 @@ async fn two_replicas_share_one_database() {
     // Servers first, then the schema they use.
     drop(a);
     drop(b);
+    drop(schema);
+}
+
+/// A change's notification is sent once its transaction has committed (outside it, so that
+/// commits do not queue for PostgreSQL's notification lock): whoever hears it finds the
+/// change in the log, and can tell it came from this store.
+#[tokio::test]
+async fn a_change_is_announced_after_its_commit() {
+    use ftth_feasibility::domain::settings::Settings;
+    use ftth_feasibility::store::{PoolOptions, Store};
+    let Some(schema) = pg_schema("announce").await else {
+        return;
+    };
+    let store = Store::connect(&schema.url, PoolOptions::default())
+        .await
+        .unwrap();
+    let mut listener = store.listener().await.unwrap().expect("PostgreSQL listens");
+    let before = store.latest_change().await.unwrap();
+    for round in 1..=3 {
+        let settings = Settings {
+            default_radius_m: 100.0 + f64::from(round),
+            ..Settings::default()
+        };
+        store.save_settings(&settings).await.unwrap();
+        let heard = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+            .await
+            .expect("a notification within 5 s")
+            .unwrap();
+        assert!(store.sent_here(heard.payload()));
+        // Read on another connection: the change is committed when its notification is heard.
+        let changes = store.changes_since(before, 100).await.unwrap();
+        assert_eq!(changes.len(), round as usize, "{changes:?}");
+        assert_eq!(changes.last().unwrap().kind, "settings");
+    }
+    // The listener's connection goes back to the pool before the pool closes.
+    drop(listener);
+    store.close().await;
     drop(schema);
 }
 

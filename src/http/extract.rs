@@ -114,26 +114,31 @@ where
 /// Parses JSON: syntax errors are 400 `malformed_json`; a wrong type or missing field is 422
 /// naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Syntax first, so a truncated body is 400 even when a field before the cut is wrong.
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let failed = match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) if de.end().is_ok() => return Ok(v),
+        // Trailing characters: the syntax check below names them.
+        Ok(_) => None,
+        Err(e) => Some(e),
+    };
+    // Syntax first, so a truncated body is 400 even when a field before the cut is wrong
+    // (only bodies that fail pay for this second pass).
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_data() {
-                let field = if field == "." {
-                    "body".to_owned()
-                } else {
-                    field
-                };
-                Err(ApiError::invalid(&field, inner.to_string()))
-            } else {
-                Err(ApiError::MalformedJson(inner.to_string()))
-            }
-        }
+    let Some(e) = failed else {
+        return Err(ApiError::MalformedJson("trailing characters".into()));
+    };
+    let field = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.is_data() {
+        let field = if field == "." {
+            "body".to_owned()
+        } else {
+            field
+        };
+        Err(ApiError::invalid(&field, inner.to_string()))
+    } else {
+        Err(ApiError::MalformedJson(inner.to_string()))
     }
 }
 
@@ -163,4 +168,50 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
 
 pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::NotFound(format!("path ({err})")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        lat: f64,
+        name: String,
+    }
+
+    fn code(body: &str) -> (&'static str, Option<String>) {
+        match parse_json::<Body>(body.as_bytes()) {
+            Ok(_) => ("ok", None),
+            Err(ApiError::Validation(invalid)) => {
+                ("validation_failed", Some(invalid.0[0].field.clone()))
+            }
+            Err(e) => (e.code(), None),
+        }
+    }
+
+    #[test]
+    fn bodies_are_parsed_or_refused_by_kind() {
+        assert_eq!(code(r#"{"lat": 1, "name": "a"}  "#), ("ok", None));
+        assert_eq!(
+            code(r#"{"lat": 1, "name": "a"} x"#),
+            ("malformed_json", None)
+        );
+        assert_eq!(
+            code(r#"{"lat": 1, "name": "a"}{}"#),
+            ("malformed_json", None)
+        );
+        // Truncated after a wrong field: the syntax is what is reported.
+        assert_eq!(code(r#"{"lat": "x", "name": "#), ("malformed_json", None));
+        assert_eq!(
+            code(r#"{"lat": "x", "name": "a"}"#),
+            ("validation_failed", Some("lat".into()))
+        );
+        assert_eq!(
+            code(r#"{"lat": 1}"#),
+            ("validation_failed", Some("body".into()))
+        );
+        assert_eq!(code(r#"[1, 2]"#).0, "validation_failed");
+    }
 }

@@ -1,5 +1,5 @@
 //! Following the other replicas: every committed write adds a row to the change log (and,
-//! on PostgreSQL, a notification). Each replica applies the rows newer than the last it
+//! on PostgreSQL, sends a notification once committed). Each replica applies the rows newer than the last it
 //! applied. Versions can commit out of order or leave a hole (a rolled-back transaction):
 //! rows after a hole are applied at once, and a hole still open after a few seconds is
 //! taken as rolled back and answered with a full reload, so a lost notification or a gap

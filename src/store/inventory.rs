@@ -338,6 +338,7 @@ impl Store {
             }
             let version = record_change!(self, tx, "project", project);
             tx.commit().await?;
+            self.announce_changes();
             Ok(ImportOutcome {
                 version,
                 boxes: Counts {

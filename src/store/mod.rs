@@ -49,10 +49,12 @@ pub enum Store {
     },
     /// `channel`: where this database's change notifications go (one per schema), each
     /// carrying `sender`, which tells this process's own notifications from the others'.
+    /// `notifier` sends them, each after the commit of the change it announces.
     Postgres {
         pool: PgPool,
         channel: String,
         sender: String,
+        notifier: postgres::Notifier,
     },
 }
 
@@ -123,6 +125,15 @@ impl Store {
         }
     }
 
+    /// Wakes the other replicas to read the change log (PostgreSQL; on SQLite there are
+    /// none). Called after a transaction that recorded a change has committed, so that what
+    /// they read has it.
+    pub fn announce_changes(&self) {
+        if let Store::Postgres { notifier, .. } = self {
+            notifier.notify();
+        }
+    }
+
     /// Whether a change notification's payload says this process sent it.
     pub fn sent_here(&self, payload: &str) -> bool {
         matches!(self, Store::Postgres { sender, .. } if sender == payload)
@@ -176,31 +187,19 @@ impl BeginWrite for PgPool {
     }
 }
 
-/// Adds a row to the change log in the current transaction and, on PostgreSQL, a
-/// notification that other replicas receive when the transaction commits. Evaluates to the
-/// change's version.
+/// Adds a row to the change log in the current transaction. Evaluates to the change's
+/// version. Once the transaction has committed, [`Store::announce_changes`] wakes the other
+/// replicas.
 macro_rules! record_change {
     ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
-        // One statement either way: on PostgreSQL the notification rides along.
-        let query = sqlx::query_scalar(match $store {
-            $crate::store::Store::Sqlite { .. } => {
-                "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version"
-            }
-            $crate::store::Store::Postgres { .. } => {
-                "WITH c AS (INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version) \
-                 SELECT version, pg_notify($4, $5)::text FROM c"
-            }
-        })
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version",
+        )
         .bind($kind)
         .bind(String::from($subject))
-        .bind($crate::store::now().timestamp_micros());
-        let query = match $store {
-            $crate::store::Store::Postgres {
-                channel, sender, ..
-            } => query.bind(channel.clone()).bind(sender.clone()),
-            $crate::store::Store::Sqlite { .. } => query,
-        };
-        let version: i64 = query.fetch_one(&mut *$tx).await?;
+        .bind($crate::store::now().timestamp_micros())
+        .fetch_one(&mut *$tx)
+        .await?;
         version
     }};
 }

@@ -45,6 +45,7 @@ impl Store {
             .await?;
             record_change!(self, tx, "plans", "");
             tx.commit().await?;
+            self.announce_changes();
             Ok(!existed)
         })
     }
@@ -63,6 +64,7 @@ impl Store {
             }
             record_change!(self, tx, "plans", "");
             tx.commit().await?;
+            self.announce_changes();
             Ok(())
         })
     }

@@ -2,7 +2,9 @@
 
 use super::{PoolOptions, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
 use std::str::FromStr;
+use tokio::sync::mpsc;
 
 pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreError> {
     let connect = PgConnectOptions::from_str(url)?;
@@ -20,11 +22,50 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(63)
         .collect();
+    let sender = uuid::Uuid::new_v4().to_string();
     Ok(Store::Postgres {
+        notifier: Notifier::start(pool.clone(), &channel, &sender),
         pool,
         channel,
-        sender: uuid::Uuid::new_v4().to_string(),
+        sender,
     })
+}
+
+/// Tells the other replicas that the change log grew, after the writer's commit and outside
+/// its transaction. (A `NOTIFY` inside a transaction holds one database-wide lock from
+/// before its commit until the commit is on disk: every hold writer's commit would wait in
+/// single file for the others' disk syncs.) Notifications asked for while one is being
+/// sent are answered by the next: a replica reads the whole log when woken. The
+/// notification itself need not be durable (replicas also poll), so its transaction does
+/// not wait for a disk sync.
+#[derive(Debug, Clone)]
+pub struct Notifier(mpsc::Sender<()>);
+
+impl Notifier {
+    fn start(pool: PgPool, channel: &str, sender: &str) -> Self {
+        // Both are ours: the channel is letters, digits and `_`, the sender a UUID.
+        let statement =
+            format!("SET LOCAL synchronous_commit TO OFF; NOTIFY \"{channel}\", '{sender}'");
+        let (tx, mut rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            // Ends when the store is dropped (every sender with it) or closed.
+            while rx.recv().await.is_some() && !pool.is_closed() {
+                if let Err(e) = sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot notify the other replicas; they poll");
+                }
+            }
+        });
+        Self(tx)
+    }
+
+    /// Asks for a notification (at once if none is pending).
+    pub fn notify(&self) {
+        // Full: one is pending already, and it will cover this change too.
+        let _ = self.0.try_send(());
+    }
 }
 
 pub async fn begin_write(

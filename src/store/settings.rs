@@ -53,6 +53,7 @@ impl Store {
             .await?;
             record_change!(self, tx, "settings", "");
             tx.commit().await?;
+            self.announce_changes();
             Ok(())
         })
     }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Every figure behind the targets table of docs/PERFORMANCE.md, taken in one run, and the
+# table itself (printed last, in Markdown). Runs on SQLite and on PostgreSQL
+# (TEST_DATABASE_URL, default the local server), installs wrk and PostGIS when missing.
+#
+#   scripts/performance.sh            # full run: 5M-box index, 1M-box load and HTTP; ~25 min
+#   SMOKE=1 scripts/performance.sh    # CI: small sizes, debug builds, a few seconds a step
+#
+# The raw output of each step is kept in OUT (default: a new temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+
+if [ "${SMOKE:-0}" = 1 ]; then
+  index_boxes=20000 load_boxes=2000
+  # Debug builds (CI has them already) and short criterion measurements.
+  bench() { local name=$1; shift; cargo test --locked --bench "$name" -- --bench --warm-up-time 0.1 --measurement-time 0.2 "$@"; }
+  export BENCH_SECONDS=1
+else
+  index_boxes=5000000 load_boxes=1000000
+  bench() { local name=$1; shift; cargo bench --locked --bench "$name" -- "$@"; }
+fi
+
+step() { echo "== $(date -u +%H:%M:%S) $1" >&2; }
+
+step "index: queries at $index_boxes boxes"
+BENCH_SIZES=$index_boxes bench index query > "$out/index.txt"
+step "index: loading $load_boxes boxes from each engine"
+BENCH_LOAD_BOXES=$load_boxes bench load > "$out/load.txt"
+step "reservations: 8 clients on each engine"
+bench reservations > "$out/reservations.txt"
+step "HTTP on SQLite (scripts/load-test.sh)"
+bash scripts/load-test.sh > "$out/http-sqlite.txt"
+step "HTTP on PostgreSQL, then PostGIS (scripts/postgis-compare.sh)"
+bash scripts/postgis-compare.sh > "$out/http-postgres.txt"
+step "done; raw output in $out"
+
+python3 - "$out" "$index_boxes" "$load_boxes" <<'PY'
+import re, sys
+out, index_boxes, load_boxes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+text = {name: open(f"{out}/{name}.txt").read()
+        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres")}
+
+def seconds(value, unit):
+    return float(value) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+
+def find(pattern, name):
+    m = re.search(pattern, text[name], re.M)
+    if not m:
+        sys.exit(f"performance.sh: no match for {pattern!r} in {name}")
+    return m
+
+rows = []
+def row(target, measured, met):
+    rows.append((target, measured, "yes" if met else "**no**"))
+
+p50 = {r: float(find(rf"query/{index_boxes}/{r}: single queries p50 ([\d.]+) µs", "index").group(1))
+       for r in (250, 1000, 5000)}
+row(f"index query p50 ≤ 10 µs at {index_boxes:,} boxes, tag and free-port filters",
+    ", ".join(f"{r} m {v:.2f} µs" for r, v in p50.items()), max(p50.values()) <= 10)
+
+ratios = {}
+for engine, name in (("SQLite", "http-sqlite"), ("PostgreSQL", "http-postgres")):
+    h = float(find(r"^healthz\s+(\d+) req/s", name).group(1))
+    f = float(find(r"^feasibility\s+(\d+) req/s", name).group(1))
+    cpu = [float(find(rf"^{line}\s.*server CPU\s+([\d.]+) us/req", name).group(1))
+           for line in ("healthz", "feasibility")]
+    ratios[engine] = (f, h, cpu)
+row("`/feasibility` ≥ 0.5 × `/healthz` requests per second",
+    "; ".join(f"{e} run {f:,.0f} vs {h:,.0f} req/s = {f / h:.2f}× (server CPU {c[1]:.1f} vs {c[0]:.1f} µs/request)"
+              for e, (f, h, c) in ratios.items()),
+    all(f / h >= 0.5 for f, h, _ in ratios.values()))
+
+service = ratios["PostgreSQL"][0]
+postgis = float(find(r"vs PostGIS (\d+) queries/s", "http-postgres").group(1))
+row("≥ 8 × the PostGIS query's throughput",
+    f"{service:,.0f} req/s vs {postgis:,.0f} queries/s = {service / postgis:.1f}×", service / postgis >= 8)
+
+loads = {}
+for engine in ("sqlite", "postgres"):
+    m = find(rf"load_index/{load_boxes}/{engine}\s+time:\s+\[\S+ \S+ (\S+) (\S+)", "load")
+    loads[engine] = seconds(m.group(1), m.group(2))
+row(f"loading {load_boxes:,} boxes into the index ≤ 3 s",
+    ", ".join(f"{e} {s:.2f} s" for e, s in loads.items()), max(loads.values()) <= 3)
+
+per_box = float(find(rf"index of {index_boxes} boxes: ([\d.]+) bytes/box", "index").group(1))
+row("index memory ≤ 150 bytes per box", f"{per_box:.1f} at {index_boxes:,} boxes", per_box <= 150)
+
+held = {}
+for engine in ("sqlite", "postgres"):
+    m = find(rf"^{engine}: (\d+) clients, (\d+) durable reservations/s.*p50 ([\d.]+) ms, p99 ([\d.]+) ms",
+             "reservations")
+    held[engine] = (int(m.group(2)), float(m.group(4)))
+row("durable reservations ≥ 2,000/s with 8 clients on each engine",
+    ", ".join(f"{e} {n:,}/s" for e, (n, _) in held.items()), min(n for n, _ in held.values()) >= 2000)
+row("`/feasibility` p99 ≤ 2 ms under concurrent reservations",
+    ", ".join(f"{e} {p:.2f} ms" for e, (_, p) in held.items())
+    + " (200 req/s beside the 8 reserving clients)", max(p for _, p in held.values()) <= 2)
+
+print("\n| target | measured | met? |\n|---|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+PY

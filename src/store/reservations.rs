@@ -367,11 +367,13 @@ impl HoldWriter {
                     );
                     read.push(" ORDER BY s.box_id, s.id, r.port");
                     let mut splitters: HashMap<String, Vec<SplitterPorts>> = HashMap::new();
-                    // Planned for each run (not prepared): PostgreSQL would keep the plan it
-                    // made for the first runs, and one made while the reservations were few
-                    // scans them all on every hold until autovacuum next analyses the table
-                    // (8 ms instead of 25 µs a read at 25,000 holds; planning costs ~0.1 ms).
-                    for r in read.build().persistent(false).fetch_all(&mut *$tx).await? {
+                    // On PostgreSQL, planned for each run (not prepared): it would keep the
+                    // plan it made for the first runs, and one made while the reservations
+                    // were few scans them all on every hold until autovacuum next analyses
+                    // the table (8 ms instead of 25 µs a read at 25,000 holds; planning
+                    // costs ~0.1 ms). SQLite plans without statistics: it keeps its plan.
+                    let prepared = matches!(store, Store::Sqlite { .. });
+                    for r in read.build().persistent(prepared).fetch_all(&mut *$tx).await? {
                         let of_box = splitters.entry(r.try_get(0)?).or_default();
                         let id: String = r.try_get(1)?;
                         if of_box.last().is_none_or(|s| s.id != id) {

@@ -3,7 +3,7 @@
 # table itself (printed last, in Markdown). Runs on SQLite and on PostgreSQL
 # (TEST_DATABASE_URL, default the local server), installs wrk and PostGIS when missing.
 #
-#   scripts/performance.sh            # full run: 5M-box index, 1M-box load and HTTP; ~25 min
+#   scripts/performance.sh            # full run: 5M-box index, 1M-box load and HTTP; ~10 min
 #   SMOKE=1 scripts/performance.sh    # CI: small sizes, debug builds, a few seconds a step
 #
 # The raw output of each step is kept in OUT (default: a new temporary directory).

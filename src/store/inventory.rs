@@ -337,8 +337,7 @@ impl Store {
                 }
             }
             let version = record_change!(self, tx, "project", project);
-            tx.commit().await?;
-            self.announce_changes();
+            self.commit_write(tx, true).await?;
             Ok(ImportOutcome {
                 version,
                 boxes: Counts {

@@ -125,9 +125,22 @@ impl Store {
         }
     }
 
+    /// Commits a write transaction and, when it recorded a change (`record_change!`), wakes
+    /// the other replicas: only once it has committed, so that what they read has it.
+    pub(crate) async fn commit_write<DB: sqlx::Database>(
+        &self,
+        tx: sqlx::Transaction<'_, DB>,
+        recorded: bool,
+    ) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        if recorded {
+            self.announce_changes();
+        }
+        Ok(())
+    }
+
     /// Wakes the other replicas to read the change log (PostgreSQL; on SQLite there are
-    /// none). Called after a transaction that recorded a change has committed, so that what
-    /// they read has it.
+    /// none). Called after a transaction that recorded a change has committed.
     pub fn announce_changes(&self) {
         if let Store::Postgres { notifier, .. } = self {
             notifier.notify();
@@ -188,8 +201,7 @@ impl BeginWrite for PgPool {
 }
 
 /// Adds a row to the change log in the current transaction. Evaluates to the change's
-/// version. Once the transaction has committed, [`Store::announce_changes`] wakes the other
-/// replicas.
+/// version. Commit with [`Store::commit_write`], which then wakes the other replicas.
 macro_rules! record_change {
     ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
         let version: i64 = sqlx::query_scalar(

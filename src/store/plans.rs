@@ -44,8 +44,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             record_change!(self, tx, "plans", "");
-            tx.commit().await?;
-            self.announce_changes();
+            self.commit_write(tx, true).await?;
             Ok(!existed)
         })
     }
@@ -63,8 +62,7 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             record_change!(self, tx, "plans", "");
-            tx.commit().await?;
-            self.announce_changes();
+            self.commit_write(tx, true).await?;
             Ok(())
         })
     }

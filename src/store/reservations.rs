@@ -780,8 +780,9 @@ impl Store {
                     "splitters",
                     splitters_subject([r.splitter_id.as_str()])
                 );
-                tx.commit().await.map_err(StoreError::from)?;
-                self.announce_changes();
+                self.commit_write(tx, true)
+                    .await
+                    .map_err(StoreError::from)?;
                 return Err(TransitionError::Invalid {
                     action: t.as_str(),
                     from: "expired",
@@ -854,8 +855,8 @@ impl Store {
                 }
                 Status::Pending | Status::Expired => unreachable!("no transition leads here"),
             }
-            let changed = !next.holds();
-            if changed {
+            let freed = !next.holds();
+            if freed {
                 record_change!(
                     self,
                     tx,
@@ -863,10 +864,9 @@ impl Store {
                     splitters_subject([r.splitter_id.as_str()])
                 );
             }
-            tx.commit().await.map_err(StoreError::from)?;
-            if changed {
-                self.announce_changes();
-            }
+            self.commit_write(tx, freed)
+                .await
+                .map_err(StoreError::from)?;
             r.status = next;
             let changed = r.splitter_ref();
             Ok((r, Some(changed)))
@@ -918,10 +918,7 @@ impl Store {
                 let ids = freed.iter().map(|f| f.splitter_id.as_str());
                 record_change!(self, tx, "splitters", splitters_subject(ids));
             }
-            tx.commit().await?;
-            if !freed.is_empty() {
-                self.announce_changes();
-            }
+            self.commit_write(tx, !freed.is_empty()).await?;
             Ok(freed)
         })
     }

@@ -52,8 +52,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             record_change!(self, tx, "settings", "");
-            tx.commit().await?;
-            self.announce_changes();
+            self.commit_write(tx, true).await?;
             Ok(())
         })
     }

@@ -2,6 +2,8 @@
 //! bounded: route patterns (never raw paths), methods, statuses, reasons; never ids or
 //! personal data.
 
+use crate::domain::feasibility::Reason;
+use metrics::Counter;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
@@ -56,8 +58,22 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
 }
 
 /// One feasibility answer, labelled by its reason (`feasible` when there is none).
-pub fn feasibility_answer(reason: &'static str) {
-    metrics::counter!(FEASIBILITY_ANSWERS, "reason" => reason).increment(1);
+pub fn feasibility_answer(reason: Option<Reason>) {
+    // Registered once: looking a labelled counter up costs an allocation per call, and this
+    // is counted on the hottest path.
+    static COUNTERS: OnceLock<[Counter; 5]> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        handle();
+        let label = |i: usize| {
+            i.checked_sub(1)
+                .map_or("feasible", |r| Reason::ALL[r].as_str())
+        };
+        std::array::from_fn(|i| metrics::counter!(FEASIBILITY_ANSWERS, "reason" => label(i)))
+    });
+    let at = reason.map_or(0, |r| {
+        1 + Reason::ALL.iter().position(|&x| x == r).unwrap_or(0)
+    });
+    counters[at].increment(1);
 }
 
 /// One reservation request's end: `created`, `replayed`, or the reason it was refused.

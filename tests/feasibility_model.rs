@@ -180,6 +180,42 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_deep_index_answers_as_a_full_scan_does(
+        centre in centre(),
+        radius in 50.0..2000.0f64,
+        placed in prop::collection::vec(placed_box(), 1000..3000),
+        query_tags in prop::collection::vec(any::<bool>(), 4),
+        limit in 1..50usize,
+    ) {
+        // Thousands of boxes in one radius: several tree levels above the buckets.
+        let boxes: Vec<TestBox> = placed
+            .iter()
+            .enumerate()
+            .map(|(i, (bearing, fraction, project, status, tags, free))| TestBox {
+                id: format!("BX-{:05}", (i * 7919) % 10007),
+                project: *project,
+                at: destination(centre, *bearing, fraction * radius),
+                status: *status,
+                tags: TAGS.iter().zip(tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect(),
+                free: free.clone(),
+            })
+            .collect();
+        let tags: Vec<String> = TAGS.iter().zip(&query_tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect();
+        let at = Coord::parse(centre.0, centre.1).unwrap();
+        let index = build_index(&boxes);
+        let scope = ProjectScope::All;
+        let answer = index.query(&Query { at, radius_m: radius, tags: &tags, scope: &scope, limit });
+        let (reason, expected) = brute_force(&boxes, at, radius, &tags, &scope, limit);
+        prop_assert_eq!(answer.reason, reason);
+        let got: Vec<(String, f64)> = answer.candidates.iter().map(|c| (c.box_id().to_owned(), c.distance_m)).collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
 /// Vincenty's inverse formula on WGS84 (an independent algorithm; `None` when it does not
 /// converge, which happens only for nearly antipodal points).
 fn vincenty(p: Coord, q: Coord) -> Option<f64> {

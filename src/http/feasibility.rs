@@ -14,6 +14,8 @@ pub struct SplitterOut<'a> {
     free_ports: u32,
 }
 
+/// One candidate as answered. Serialised straight from the index's candidate: an answer
+/// is written into one buffer without building a copy of it first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CandidateOut<'a> {
     box_id: &'a str,
@@ -23,7 +25,39 @@ pub struct CandidateOut<'a> {
     lon: f64,
     distance_m: f64,
     free_ports: u32,
-    splitters: Vec<SplitterOut<'a>>,
+    #[schema(value_type = Vec<SplitterOut>)]
+    splitters: SplittersOut<'a>,
+}
+
+/// A candidate's splitters with free ports, serialised as a list of [`SplitterOut`].
+pub struct SplittersOut<'a>(&'a Candidate);
+
+impl Serialize for SplittersOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .splitters()
+                .map(|(id, free_ports)| SplitterOut { id, free_ports }),
+        )
+    }
+}
+
+/// The candidates, serialised as a list of [`CandidateOut`].
+pub struct CandidatesOut<'a>(&'a [Candidate]);
+
+impl Serialize for CandidatesOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|c| CandidateOut {
+            box_id: c.box_id(),
+            project: c.project(),
+            name: c.name(),
+            lat: c.lat(),
+            lon: c.lon(),
+            distance_m: c.distance_m,
+            free_ports: c.free_ports,
+            splitters: SplittersOut(c),
+        }))
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,23 +66,8 @@ pub struct FeasibilityOut<'a> {
     reason: Option<Reason>,
     radius_m: f64,
     tags: &'a [String],
-    candidates: Vec<CandidateOut<'a>>,
-}
-
-fn candidate_out(c: &Candidate) -> CandidateOut<'_> {
-    CandidateOut {
-        box_id: c.box_id(),
-        project: c.project(),
-        name: c.name(),
-        lat: c.lat(),
-        lon: c.lon(),
-        distance_m: c.distance_m,
-        free_ports: c.free_ports,
-        splitters: c
-            .splitters()
-            .map(|(id, free_ports)| SplitterOut { id, free_ports })
-            .collect(),
-    }
+    #[schema(value_type = Vec<CandidateOut>)]
+    candidates: CandidatesOut<'a>,
 }
 
 impl From<FeasibilityError> for ApiError {
@@ -75,11 +94,18 @@ pub async fn feasibility(
         tags,
         answer,
     } = app.feasibility(&body.0, &caller.projects())?;
-    Ok(HttpResponse::Ok().json(FeasibilityOut {
+    let out = FeasibilityOut {
         feasible: answer.reason.is_none(),
         reason: answer.reason,
         radius_m,
         tags: &tags,
-        candidates: answer.candidates.iter().map(candidate_out).collect(),
-    }))
+        candidates: CandidatesOut(&answer.candidates),
+    };
+    // Sized for a typical answer (a candidate is ~250 bytes), so the buffer is not regrown
+    // while writing: this is the hottest response of the service.
+    let mut body = Vec::with_capacity(128 + 256 * answer.candidates.len());
+    serde_json::to_writer(&mut body, &out).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }

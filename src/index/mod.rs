@@ -5,6 +5,7 @@
 
 mod arena;
 mod project;
+mod tree;
 
 pub use project::{Candidate, ProjectBuilder, ProjectIndex};
 

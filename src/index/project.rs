@@ -1,34 +1,16 @@
 //! The index of one project: an R-tree of its boxes with what a query needs of each.
 
 use super::arena::{StrArena, StrRef};
+use super::tree::Tree;
 use crate::domain::Coord;
 use crate::domain::feasibility::Stage;
 use crate::domain::geodesy::{round_cm, within_radius};
 use crate::domain::network::BoxStatus;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams};
 use smallvec::SmallVec;
 use std::cell::Cell;
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// A leaf of the tree: a run of spatially close boxes, `boxes[start..end]`, under their
-/// bounding box. Keeping runs rather than single boxes in the tree makes it about a tenth of
-/// the size (each rstar node slot is as large as an inner node) and keeps the coordinates a
-/// query reads next to each other in memory.
-type Bucket = GeomWithData<Rectangle<[f64; 3]>, (u32, u32)>;
-
-/// How boxes are grouped into buckets: rstar's bulk load, whose lowest nodes become buckets.
-struct BucketParams;
-
-impl RTreeParams for BucketParams {
-    const MIN_SIZE: usize = 6;
-    const MAX_SIZE: usize = 16;
-    const REINSERTION_COUNT: usize = 3;
-    type DefaultInsertionStrategy = RStarInsertionStrategy;
-}
 
 /// A box as the index keeps it.
 #[derive(Debug, Clone, Copy)]
@@ -140,8 +122,8 @@ pub struct ProjectHits {
 #[derive(Debug)]
 pub struct ProjectIndex {
     project: String,
-    tree: RTree<Bucket>,
-    /// In bucket order; `points[i]` is `boxes[i]`'s earth-centred position.
+    tree: Tree,
+    /// In tree order; `points[i]` is `boxes[i]`'s earth-centred position.
     boxes: Vec<BoxEntry>,
     points: Vec<[f64; 3]>,
     /// Positions in `boxes`, sorted by box id.
@@ -160,11 +142,6 @@ pub struct ProjectIndex {
 fn chord_shortfall_bound(distance_m: f64) -> f64 {
     const RHO_MIN: f64 = 6_300_000.0;
     distance_m.powi(3) / (12.0 * RHO_MIN * RHO_MIN) + 0.01
-}
-
-fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
-    let (dx, dy, dz) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-    dx * dx + dy * dy + dz * dz
 }
 
 /// Collects one project's boxes (in id order) and builds its index.
@@ -251,46 +228,35 @@ impl ProjectBuilder {
     }
 
     pub fn build(self) -> ProjectIndex {
-        let (order, ends) = bucket_order(&self.boxes);
+        let coords: Vec<Coord> = self.boxes.iter().map(|b| b.coord).collect();
+        let built = Tree::build(&coords);
         let mut boxes = Vec::with_capacity(self.boxes.len());
-        let mut points = Vec::with_capacity(self.boxes.len());
         let mut splitters = Vec::with_capacity(self.splitters.len());
         // Box ids came in ascending order: position in the builder is rank by id.
         let mut by_id = vec![0u32; self.boxes.len()];
-        let mut buckets = Vec::with_capacity(ends.len());
-        // Strings are laid out again in box order: a box's id, name and splitter ids share a
+        // Strings are laid out again in tree order: a box's id, name and splitter ids share a
         // cache line or two, which a query reads right after the box.
         let mut strings = StrArena::with_capacity(self.strings.len());
-        let mut start = 0;
-        for end in ends {
-            for &(old, point) in &order[start as usize..end as usize] {
-                let mut b = self.boxes[old as usize];
-                let first = b.first_splitter as usize;
-                b.first_splitter = splitters.len() as u32;
-                b.id = strings.push(self.strings.get(b.id));
-                b.name = strings.push(self.strings.get(b.name));
-                for s in &self.splitters[first..first + b.splitter_count as usize] {
-                    splitters.push(SplitterEntry {
-                        id: strings.push(self.strings.get(s.id)),
-                        free: AtomicU32::new(s.free.load(Ordering::Relaxed)),
-                    });
-                }
-                by_id[old as usize] = boxes.len() as u32;
-                boxes.push(b);
-                points.push(point);
+        for &old in &built.order {
+            let mut b = self.boxes[old as usize];
+            let first = b.first_splitter as usize;
+            b.first_splitter = splitters.len() as u32;
+            b.id = strings.push(self.strings.get(b.id));
+            b.name = strings.push(self.strings.get(b.name));
+            for s in &self.splitters[first..first + b.splitter_count as usize] {
+                splitters.push(SplitterEntry {
+                    id: strings.push(self.strings.get(s.id)),
+                    free: AtomicU32::new(s.free.load(Ordering::Relaxed)),
+                });
             }
-            let envelope = AABB::from_points(&points[start as usize..end as usize]);
-            buckets.push(GeomWithData::new(
-                Rectangle::from_aabb(envelope),
-                (start, end),
-            ));
-            start = end;
+            by_id[old as usize] = boxes.len() as u32;
+            boxes.push(b);
         }
         ProjectIndex {
             project: self.project,
-            tree: RTree::bulk_load(buckets),
+            tree: built.tree,
             boxes,
-            points,
+            points: built.points,
             by_id,
             splitters,
             tagsets: self.tagsets,
@@ -300,141 +266,7 @@ impl ProjectBuilder {
     }
 }
 
-/// Groups boxes into buckets of nearby boxes: the order to store them in (builder position,
-/// earth-centred point) and where each bucket ends in it.
-fn bucket_order(boxes: &[BoxEntry]) -> (Vec<(u32, [f64; 3])>, Vec<u32>) {
-    fn walk(
-        boxes: &[BoxEntry],
-        children: &[RTreeNode<GeomWithData<[f64; 2], u32>>],
-        order: &mut Vec<(u32, [f64; 3])>,
-        ends: &mut Vec<u32>,
-    ) {
-        let before = order.len();
-        for child in children {
-            match child {
-                RTreeNode::Leaf(leaf) => {
-                    order.push((leaf.data, boxes[leaf.data as usize].coord.ecef()))
-                }
-                RTreeNode::Parent(p) => walk(boxes, p.children(), order, ends),
-            }
-        }
-        // The leaves directly under this node (bulk loading puts all leaves at one depth, so
-        // this is all of its children or none of them) form one bucket.
-        if children.iter().any(|c| matches!(c, RTreeNode::Leaf(_))) {
-            debug_assert!(order.len() > before);
-            ends.push(order.len() as u32);
-        }
-    }
-    // Grouped on longitude and latitude: the boxes lie on a surface, which rstar's bulk
-    // load partitions evenly in two dimensions but not in three. (The grouping only decides
-    // how good the buckets are; their envelopes are computed in three dimensions.)
-    let leaves: Vec<_> = boxes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| GeomWithData::new([b.coord.lon(), b.coord.lat()], i as u32))
-        .collect();
-    let grouping: RTree<_, BucketParams> = RTree::bulk_load_with_params(leaves);
-    let mut order = Vec::with_capacity(boxes.len());
-    let mut ends = Vec::with_capacity(boxes.len() / BucketParams::MIN_SIZE + 1);
-    walk(boxes, grouping.root().children(), &mut order, &mut ends);
-    (order, ends)
-}
-
-/// A step of the nearest-first walk, with the least squared chord from the query to
-/// anything under it.
-#[derive(Debug, Clone, Copy)]
-struct Step<'a> {
-    chord2: f64,
-    what: Under<'a>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Under<'a> {
-    Node(&'a ParentNode<Bucket>),
-    Bucket(u32, u32),
-    Box(u32),
-}
-
-impl PartialEq for Step<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for Step<'_> {}
-
-impl PartialOrd for Step<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Step<'_> {
-    /// Reversed, so that `BinaryHeap` pops the nearest first.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        other.chord2.total_cmp(&self.chord2)
-    }
-}
-
 impl ProjectIndex {
-    /// Boxes within `cut2` (squared chord) of `q`, nearest first: a best-first walk of the
-    /// tree that never queues what lies beyond the cut. (rstar's own nearest-neighbour
-    /// iterator queues every child of every node it opens; with the cut this walk's queue
-    /// stays a few dozen entries.)
-    ///
-    /// `cut2` may shrink while the walk goes on (once the best `limit` are found, nothing
-    /// farther than the worst of them matters); what lies beyond it is never queued again.
-    fn nearest<'a>(
-        &'a self,
-        q: [f64; 3],
-        cut2: &'a Cell<f64>,
-    ) -> impl Iterator<Item = (u32, f64)> + 'a {
-        let mut queue: BinaryHeap<Step<'_>> = BinaryHeap::with_capacity(64);
-        let root = self.tree.root();
-        queue.push(Step {
-            chord2: root.envelope().distance_2(&q),
-            what: Under::Node(root),
-        });
-        std::iter::from_fn(move || {
-            while let Some(step) = queue.pop() {
-                let cut2 = cut2.get();
-                if step.chord2 > cut2 {
-                    // Everything still queued is at least this far.
-                    return None;
-                }
-                match step.what {
-                    Under::Box(index) => return Some((index, step.chord2)),
-                    Under::Bucket(start, end) => {
-                        for index in start..end {
-                            let chord2 = distance2(self.points[index as usize], q);
-                            if chord2 <= cut2 {
-                                queue.push(Step {
-                                    chord2,
-                                    what: Under::Box(index),
-                                });
-                            }
-                        }
-                    }
-                    Under::Node(node) => {
-                        for child in node.children() {
-                            let (envelope, what) = match child {
-                                RTreeNode::Parent(p) => (p.envelope(), Under::Node(p)),
-                                RTreeNode::Leaf(b) => {
-                                    (b.envelope(), Under::Bucket(b.data.0, b.data.1))
-                                }
-                            };
-                            let chord2 = envelope.distance_2(&q);
-                            if chord2 <= cut2 {
-                                queue.push(Step { chord2, what });
-                            }
-                        }
-                    }
-                }
-            }
-            None
-        })
-    }
-
     pub fn project(&self) -> &str {
         &self.project
     }
@@ -447,24 +279,10 @@ impl ProjectIndex {
         self.boxes.is_empty()
     }
 
-    /// Bytes held by this index: vectors by capacity, the tree node by node; hash maps
-    /// approximately.
+    /// Bytes held by this index: vectors by capacity, hash maps approximately.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        fn node_bytes(children: &[RTreeNode<Bucket>], capacity: usize) -> usize {
-            capacity * size_of::<RTreeNode<Bucket>>()
-                + children
-                    .iter()
-                    .map(|c| match c {
-                        RTreeNode::Parent(p) => node_bytes(p.children(), p.children().len()),
-                        RTreeNode::Leaf(_) => 0,
-                    })
-                    .sum::<usize>()
-        }
-        // rstar does not expose its vectors' capacities: counted by length.
-        let root = self.tree.root();
-        size_of::<RTree<Bucket>>()
-            + node_bytes(root.children(), root.children().len())
+        self.tree.memory_bytes()
             + self.boxes.capacity() * size_of::<BoxEntry>()
             + self.points.capacity() * size_of::<[f64; 3]>()
             + self.by_id.capacity() * size_of::<u32>()
@@ -529,14 +347,14 @@ impl ProjectIndex {
         // Chords never exceed geodesics: cutting the chord at the radius loses nothing.
         let cut = radius_m + crate::domain::geodesy::RADIUS_TOLERANCE_M;
         let cut2 = cut * cut;
-        if self.tree.size() == 0 || self.tree.root().envelope().distance_2(&q) > cut2 {
+        if self.tree.is_empty() {
             return hits;
         }
         let filter = self.tag_filter(tags);
         let sure_margin = chord_shortfall_bound(radius_m);
         let mut kept: SmallVec<[(f64, u32); 8]> = SmallVec::with_capacity(limit + 1);
         let cut2 = Cell::new(cut2);
-        for (index, chord2) in self.nearest(q, &cut2) {
+        for (index, chord2) in self.tree.nearest(&self.points, q, &cut2) {
             if kept.len() == limit {
                 // A later box is at least its chord away; once the chord passes the worst kept
                 // distance (as rounded, plus half a centimetre), it cannot rank before it.

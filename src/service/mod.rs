@@ -157,9 +157,7 @@ impl App {
             tags,
             answer,
         })
-        .inspect(|o| {
-            crate::metrics::feasibility_answer(o.answer.reason.map_or("feasible", |r| r.as_str()))
-        })
+        .inspect(|o| crate::metrics::feasibility_answer(o.answer.reason))
     }
 
     /// Applies an import, then swaps in the project's rebuilt index before returning.

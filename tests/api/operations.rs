@@ -224,6 +224,20 @@ on_both_engines!(
             "{}",
             doc.body["openapi"]
         );
+        // The feasibility answer, written by hand-made serialisers, is documented as lists.
+        let schemas = &doc.body["components"]["schemas"];
+        for (schema, list, of) in [
+            ("FeasibilityOut", "candidates", "CandidateOut"),
+            ("CandidateOut", "splitters", "SplitterOut"),
+        ] {
+            let field = &schemas[schema]["properties"][list];
+            assert_eq!(field["type"], "array", "{schema}.{list}: {field}");
+            assert_eq!(
+                field["items"]["$ref"],
+                format!("#/components/schemas/{of}"),
+                "{schema}.{list}: {field}"
+            );
+        }
         let paths = doc.body["paths"].as_object().unwrap();
         let mut documented: Vec<(String, String)> = paths
             .iter()

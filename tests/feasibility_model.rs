@@ -45,7 +45,7 @@ fn status() -> impl Strategy<Value = BoxStatus> {
 }
 
 /// A box placed by bearing and distance (a fraction of the radius; 1.0 exactly on it).
-fn placed_box() -> impl Strategy<Value = (f64, f64, usize, BoxStatus, Vec<bool>, Vec<u32>)> {
+fn placed_box() -> impl Strategy<Value = Placed> {
     (
         0.0..360.0f64,
         prop_oneof![3 => 0.0..1.6f64, 1 => Just(1.0)],
@@ -105,6 +105,60 @@ fn brute_force(
     (Reason::from_furthest(furthest), found)
 }
 
+type Placed = (f64, f64, usize, BoxStatus, Vec<bool>, Vec<u32>);
+
+/// Places the boxes around `centre`, then asks the index and a full scan the same question.
+fn answers_as_a_full_scan(
+    centre: (f64, f64),
+    radius: f64,
+    placed: &[Placed],
+    query_tags: &[bool],
+    scope: &ProjectScope,
+    limit: usize,
+    id: impl Fn(usize) -> String,
+) -> Result<(), TestCaseError> {
+    let on = |flags: &[bool]| -> Vec<String> {
+        TAGS.iter()
+            .zip(flags)
+            .filter(|(_, on)| **on)
+            .map(|(t, _)| t.to_string())
+            .collect()
+    };
+    let boxes: Vec<TestBox> = placed
+        .iter()
+        .enumerate()
+        .map(
+            |(i, (bearing, fraction, project, status, tags, free))| TestBox {
+                id: id(i),
+                project: *project,
+                at: destination(centre, *bearing, fraction * radius),
+                status: *status,
+                tags: on(tags),
+                free: free.clone(),
+            },
+        )
+        .collect();
+    let tags = on(query_tags);
+    let at = Coord::parse(centre.0, centre.1).unwrap();
+    let index = build_index(&boxes);
+    let answer = index.query(&Query {
+        at,
+        radius_m: radius,
+        tags: &tags,
+        scope,
+        limit,
+    });
+    let (reason, expected) = brute_force(&boxes, at, radius, &tags, scope, limit);
+    prop_assert_eq!(answer.reason, reason);
+    let got: Vec<(String, f64)> = answer
+        .candidates
+        .iter()
+        .map(|c| (c.box_id().to_owned(), c.distance_m))
+        .collect();
+    prop_assert_eq!(got, expected);
+    Ok(())
+}
+
 fn build_index(boxes: &[TestBox]) -> Index {
     let mut sorted: Vec<&TestBox> = boxes.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -137,31 +191,13 @@ proptest! {
         scope_pick in 0..4usize,
         limit in 1..8usize,
     ) {
-        let boxes: Vec<TestBox> = placed
-            .iter()
-            .enumerate()
-            .map(|(i, (bearing, fraction, project, status, tags, free))| TestBox {
-                // Ids whose order differs from their placement order.
-                id: format!("BX-{:03}", (i * 37) % 101),
-                project: *project,
-                at: destination(centre, *bearing, fraction * radius),
-                status: *status,
-                tags: TAGS.iter().zip(tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect(),
-                free: free.clone(),
-            })
-            .collect();
-        let tags: Vec<String> = TAGS.iter().zip(&query_tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect();
         let scope = match scope_pick {
             0 => ProjectScope::All,
             n => ProjectScope::Only((0..n).map(|p| format!("p{p}")).collect()),
         };
-        let at = Coord::parse(centre.0, centre.1).unwrap();
-        let index = build_index(&boxes);
-        let answer = index.query(&Query { at, radius_m: radius, tags: &tags, scope: &scope, limit });
-        let (reason, expected) = brute_force(&boxes, at, radius, &tags, &scope, limit);
-        prop_assert_eq!(answer.reason, reason);
-        let got: Vec<(String, f64)> = answer.candidates.iter().map(|c| (c.box_id().to_owned(), c.distance_m)).collect();
-        prop_assert_eq!(got, expected);
+        // Ids whose order differs from their placement order.
+        let id = |i: usize| format!("BX-{:03}", (i * 37) % 101);
+        answers_as_a_full_scan(centre, radius, &placed, &query_tags, &scope, limit, id)?;
     }
 
     #[test]
@@ -192,27 +228,8 @@ proptest! {
         limit in 1..50usize,
     ) {
         // Thousands of boxes in one radius: several tree levels above the buckets.
-        let boxes: Vec<TestBox> = placed
-            .iter()
-            .enumerate()
-            .map(|(i, (bearing, fraction, project, status, tags, free))| TestBox {
-                id: format!("BX-{:05}", (i * 7919) % 10007),
-                project: *project,
-                at: destination(centre, *bearing, fraction * radius),
-                status: *status,
-                tags: TAGS.iter().zip(tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect(),
-                free: free.clone(),
-            })
-            .collect();
-        let tags: Vec<String> = TAGS.iter().zip(&query_tags).filter(|(_, on)| **on).map(|(t, _)| t.to_string()).collect();
-        let at = Coord::parse(centre.0, centre.1).unwrap();
-        let index = build_index(&boxes);
-        let scope = ProjectScope::All;
-        let answer = index.query(&Query { at, radius_m: radius, tags: &tags, scope: &scope, limit });
-        let (reason, expected) = brute_force(&boxes, at, radius, &tags, &scope, limit);
-        prop_assert_eq!(answer.reason, reason);
-        let got: Vec<(String, f64)> = answer.candidates.iter().map(|c| (c.box_id().to_owned(), c.distance_m)).collect();
-        prop_assert_eq!(got, expected);
+        let id = |i: usize| format!("BX-{:05}", (i * 7919) % 10007);
+        answers_as_a_full_scan(centre, radius, &placed, &query_tags, &ProjectScope::All, limit, id)?;
     }
 }
 

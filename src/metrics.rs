@@ -61,19 +61,18 @@ pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
 pub fn feasibility_answer(reason: Option<Reason>) {
     // Registered once: looking a labelled counter up costs an allocation per call, and this
     // is counted on the hottest path.
+    // Slot 0 is `feasible`, slot 1 + i is `Reason::ALL[i]` (declaration order).
     static COUNTERS: OnceLock<[Counter; 5]> = OnceLock::new();
     let counters = COUNTERS.get_or_init(|| {
         handle();
-        let label = |i: usize| {
-            i.checked_sub(1)
-                .map_or("feasible", |r| Reason::ALL[r].as_str())
-        };
-        std::array::from_fn(|i| metrics::counter!(FEASIBILITY_ANSWERS, "reason" => label(i)))
+        std::array::from_fn(|i| {
+            let label = i
+                .checked_sub(1)
+                .map_or("feasible", |r| Reason::ALL[r].as_str());
+            metrics::counter!(FEASIBILITY_ANSWERS, "reason" => label)
+        })
     });
-    let at = reason.map_or(0, |r| {
-        1 + Reason::ALL.iter().position(|&x| x == r).unwrap_or(0)
-    });
-    counters[at].increment(1);
+    counters[reason.map_or(0, |r| r as usize + 1)].increment(1);
 }
 
 /// One reservation request's end: `created`, `replayed`, or the reason it was refused.

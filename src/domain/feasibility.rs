@@ -209,6 +209,13 @@ mod tests {
     }
 
     #[test]
+    fn all_reasons_are_listed_in_declaration_order() {
+        for (i, r) in Reason::ALL.into_iter().enumerate() {
+            assert_eq!(r as usize, i, "{r:?}");
+        }
+    }
+
+    #[test]
     fn the_radius_defaults_to_the_setting_and_may_not_exceed_the_maximum() {
         let s = Settings::default();
         assert_eq!(req(0.0, 0.0).parse(&s).unwrap().radius_m, 250.0);

@@ -68,7 +68,7 @@ fn round_up(x: f64) -> f32 {
 }
 
 /// The squared straight-line distance between two earth-centred points.
-pub fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
+fn distance2(a: [f64; 3], b: [f64; 3]) -> f64 {
     let (dx, dy, dz) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
     dx * dx + dy * dy + dz * dz
 }

@@ -4,7 +4,7 @@ use super::arena::{StrArena, StrRef};
 use super::tree::Tree;
 use crate::domain::Coord;
 use crate::domain::feasibility::Stage;
-use crate::domain::geodesy::{round_cm, within_radius};
+use crate::domain::geodesy::{round_cm, within_radius, within_radius_cm};
 use crate::domain::network::BoxStatus;
 use smallvec::SmallVec;
 use std::cell::Cell;
@@ -359,24 +359,24 @@ impl ProjectIndex {
                 // A later box is at least its chord away; once the chord passes the worst kept
                 // distance (as rounded, plus half a centimetre), it cannot rank before it.
                 let bound = kept[limit - 1].0 + 0.006;
-                if chord2.sqrt() > bound {
+                if chord2 > bound * bound {
                     break;
                 }
                 cut2.set(cut2.get().min(bound * bound));
             }
             let b = &self.boxes[index as usize];
             let stage = self.stage(b, filter.as_deref());
+            let chord = chord2.sqrt();
             if stage == Stage::Candidate {
-                let distance = at.distance_m(b.coord);
-                if within_radius(distance, radius_m) {
+                if let Some(distance) = within_radius_cm(at, b.coord, chord, radius_m) {
                     hits.furthest = Some(Stage::Candidate);
-                    self.keep(&mut kept, index, round_cm(distance), limit);
+                    self.keep(&mut kept, index, distance, limit);
                 }
             } else if hits.furthest < Some(stage) {
                 // This box can only tell how far the search got; its exact distance matters
                 // only near the edge of the radius.
-                let inside = chord2.sqrt() + sure_margin <= radius_m
-                    || within_radius(at.distance_m(b.coord), radius_m);
+                let inside = chord + sure_margin <= radius_m
+                    || within_radius_cm(at, b.coord, chord, radius_m).is_some();
                 if inside {
                     hits.furthest = Some(stage);
                 }

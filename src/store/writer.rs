@@ -20,6 +20,10 @@ pub struct HoldWriter {
     pub(super) wrote: AtomicBool,
 }
 
+/// Run once on each lane's connection: its prepared reads stay on their indexes whatever
+/// the statistics were when PostgreSQL planned them (see `reservations::held_ports_read`).
+pub(super) const LANE_SETUP: &str = "SET enable_seqscan = off";
+
 /// A write transaction of a [`HoldWriter`].
 pub(super) enum WriteTx<'a> {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -93,7 +97,11 @@ pub(super) async fn begin<'a>(
         Store::Postgres { pool, .. } => pool,
     };
     if conn.is_none() {
-        *conn = Some(pool.acquire().await?.detach());
+        let mut new = pool.acquire().await?.detach();
+        // The connection is the lane's alone (it never returns to the pool): its settings
+        // concern nobody else.
+        sqlx::raw_sql(LANE_SETUP).execute(&mut new).await?;
+        *conn = Some(new);
     }
     let conn = conn.as_mut().expect("connected above");
     if one_transaction {

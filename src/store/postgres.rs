@@ -35,13 +35,19 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
 /// its transaction. (A `NOTIFY` inside a transaction holds one database-wide lock from
 /// before its commit until the commit is on disk: every hold writer's commit would wait in
 /// single file for the others' disk syncs.) Notifications asked for while one is being
-/// sent are answered by the next: a replica reads the whole log when woken. The
-/// notification itself need not be durable (replicas also poll), so its transaction does
-/// not wait for a disk sync.
+/// sent, or within [`Notifier::GAP`] after it, are answered by the next: a replica reads the
+/// whole log when woken. The notification itself need not be durable (replicas also poll),
+/// so its transaction does not wait for a disk sync.
 #[derive(Debug, Clone)]
 pub struct Notifier(mpsc::Sender<()>);
 
 impl Notifier {
+    /// The least time between two notifications. A change after a quiet spell is announced
+    /// at once; under a stream of holds (one batch every millisecond or so per lane) the
+    /// others' are announced together, at most every 5 ms: each notification is a
+    /// transaction here and a wake-up of every listening replica's connection.
+    const GAP: std::time::Duration = std::time::Duration::from_millis(5);
+
     fn start(pool: PgPool, channel: &str, sender: &str) -> Self {
         // Both are ours: the channel is letters, digits and `_`, the sender a UUID.
         let statement =
@@ -56,6 +62,7 @@ impl Notifier {
                 {
                     tracing::warn!(error = %e, "cannot notify the other replicas; they poll");
                 }
+                tokio::time::sleep(Self::GAP).await;
             }
         });
         Self(tx)

@@ -244,7 +244,7 @@ const MAX_ROUNDS: usize = 16;
 /// `ORDER BY port`, which only the unique index on live (splitter, port) gives without a
 /// sort, and the lanes' connections refuse sequential scans (`writer::begin`): the one
 /// plan left is that index's range for the splitter, whatever the statistics
-/// (`tests/hold_writers.rs` checks the plan kept after the table grows). Planning on each
+/// (the test below checks the plan kept after the table grows). Planning on each
 /// run instead cost more than the read (0.3–0.6 ms against 0.1 ms).
 fn held_ports_read(store: &Store) -> &'static str {
     match store {
@@ -253,15 +253,26 @@ fn held_ports_read(store: &Store) -> &'static str {
     }
 }
 
-const HELD_PORTS_READ_POSTGRES: &str = "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, \
-       array_to_string(ARRAY(SELECT r.port FROM reservations r \
-         WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') ORDER BY r.port), ',') \
-     FROM splitters s WHERE s.kind = 'attendance' AND s.box_id IN";
+/// The read with `$held`, the engine's expression for a splitter's live held ports.
+macro_rules! held_ports_sql {
+    ($held:literal) => {
+        concat!(
+            "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, ",
+            $held,
+            " FROM splitters s WHERE s.kind = 'attendance' AND s.box_id IN"
+        )
+    };
+}
 
-const HELD_PORTS_READ_SQLITE: &str = "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, \
-       (SELECT group_concat(r.port) FROM reservations r \
-         WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
-     FROM splitters s WHERE s.kind = 'attendance' AND s.box_id IN";
+const HELD_PORTS_READ_POSTGRES: &str = held_ports_sql!(
+    "array_to_string(ARRAY(SELECT r.port FROM reservations r \
+       WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') ORDER BY r.port), ',')"
+);
+
+const HELD_PORTS_READ_SQLITE: &str = held_ports_sql!(
+    "(SELECT group_concat(r.port) FROM reservations r \
+       WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed'))"
+);
 
 /// The lowest free port of a box's attendance splitters, in id order, taken.
 fn take_port(

@@ -103,7 +103,7 @@ async fn race(url: &str) {
         let batch = t.await.unwrap().expect("no writer fails");
         for outcome in batch.outcomes {
             match outcome {
-                HoldOutcome::Created(r, _) => {
+                HoldOutcome::Created(r) => {
                     assert!(
                         held.insert((r.splitter_id.clone(), r.port)),
                         "port held twice: {} {}",

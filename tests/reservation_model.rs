@@ -1,7 +1,10 @@
 //! A state-machine test: random sequences of create / confirm / cancel / complete / expire /
-//! import against a simple model. After every step the store and the index agree with the
-//! model: holds are the live reservations, free ports never go below zero, no port is held
-//! twice. Runs on SQLite and on PostgreSQL (`TEST_DATABASE_URL`).
+//! import against a simple model of the contract's port accounting. Imports change a
+//! splitter's ports and used ports, so they mark held ports used, shrink splitters below
+//! holds and installs, and catch up with installs. After every step the store and the index
+//! agree with the model: each port is free, used, held or installed, displaced holds moved
+//! where the model says, refused imports changed nothing, no port has two customers. Runs
+//! on SQLite and on PostgreSQL (`TEST_DATABASE_URL`).
 
 use ftth_feasibility::auth::TokenKeys;
 use ftth_feasibility::domain::Coord;
@@ -11,7 +14,7 @@ use ftth_feasibility::domain::network::{BoxStatus, NetBox, Ports, Splitter, Spli
 use ftth_feasibility::domain::reservation::{ReservationRequest, Transition};
 use ftth_feasibility::domain::settings::Settings;
 use ftth_feasibility::service::App;
-use ftth_feasibility::store::{PoolOptions, Store, TransitionError};
+use ftth_feasibility::store::{PoolOptions, Store, StoreError, TransitionError};
 use proptest::prelude::*;
 
 mod common;
@@ -24,7 +27,8 @@ enum Op {
     Create(usize),
     Move(usize, Transition),
     Expire(usize),
-    Import(usize, usize, u32),
+    /// Box, splitter, used ports (1..=used), total ports.
+    Import(usize, usize, u32, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,7 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..40usize).prop_map(|i| Op::Move(i, Transition::Cancel)),
         1 => (0..40usize).prop_map(|i| Op::Move(i, Transition::Complete)),
         1 => (0..40usize).prop_map(Op::Expire),
-        1 => (0..3usize, 0..2usize, 0..=4u32).prop_map(|(b, s, u)| Op::Import(b, s, u)),
+        2 => (0..3usize, 0..2usize, 0..=4u32, 1..=4u32).prop_map(|(b, s, u, p)| Op::Import(b, s, u, p)),
     ]
 }
 
@@ -44,24 +48,97 @@ struct Model {
     /// (box, splitter) → (ports, used port numbers), splitters in id order per box.
     splitters: BTreeMap<(usize, usize), (u32, Vec<u32>)>,
     deployed: [bool; 3],
-    /// id, (box, splitter), port, status
-    reservations: Vec<(String, (usize, usize), u32, &'static str)>,
+    /// In creation order.
+    reservations: Vec<Res>,
+}
+
+#[derive(Debug, Clone)]
+struct Res {
+    id: String,
+    at: (usize, usize),
+    port: u32,
+    status: &'static str,
+    /// An install an import has shown used.
+    inventory_confirmed: bool,
+}
+
+impl Res {
+    fn occupies(&self) -> bool {
+        matches!(self.status, "pending" | "confirmed")
+            || (self.status == "installed" && !self.inventory_confirmed)
+    }
 }
 
 impl Model {
-    fn holds(&self, key: (usize, usize)) -> Vec<u32> {
-        self.reservations
+    fn ports_where(&self, key: (usize, usize), status: &[&str]) -> Vec<u32> {
+        let mut ports: Vec<u32> = self
+            .reservations
             .iter()
-            .filter(|r| r.1 == key && matches!(r.3, "pending" | "confirmed"))
-            .map(|r| r.2)
-            .collect()
+            .filter(|r| r.at == key && r.occupies() && status.contains(&r.status))
+            .map(|r| r.port)
+            .collect();
+        ports.sort();
+        ports
+    }
+
+    fn holds(&self, key: (usize, usize)) -> Vec<u32> {
+        self.ports_where(key, &["pending", "confirmed"])
+    }
+
+    fn occupied(&self, key: (usize, usize)) -> Vec<u32> {
+        self.ports_where(key, &["pending", "confirmed", "installed"])
     }
 
     fn free(&self, key: (usize, usize)) -> u32 {
         let (ports, used) = &self.splitters[&key];
-        ports
-            .saturating_sub(used.len() as u32)
-            .saturating_sub(self.holds(key).len() as u32)
+        (1..=*ports)
+            .filter(|p| !used.contains(p) && !self.occupied(key).contains(p))
+            .count() as u32
+    }
+
+    /// The contract's import of splitter `key` with `ports` and `used`: displaced holds
+    /// move, oldest first, to the box's lowest free port; caught-up installs are
+    /// confirmed. `None` when it must be refused (the model is then left as it was).
+    fn imported(&self, key: (usize, usize), ports: u32, used: Vec<u32>) -> Option<Model> {
+        let mut next = self.clone();
+        next.splitters.insert(key, (ports, used));
+        let exists = |m: &Model, at: (usize, usize), port: u32| {
+            m.splitters.get(&at).is_some_and(|(p, _)| port <= *p)
+        };
+        let used_at = |m: &Model, at: (usize, usize), port: u32| m.splitters[&at].1.contains(&port);
+        let mut displaced = Vec::new();
+        for i in 0..next.reservations.len() {
+            let r = next.reservations[i].clone();
+            if r.at.0 != key.0 || !r.occupies() {
+                continue;
+            }
+            let valid = exists(&next, r.at, r.port);
+            if r.status == "installed" {
+                if !valid {
+                    return None;
+                }
+                if used_at(&next, r.at, r.port) {
+                    next.reservations[i].inventory_confirmed = true;
+                }
+            } else if !valid || used_at(&next, r.at, r.port) {
+                // Off its port until it finds another.
+                next.reservations[i].port = 0;
+                displaced.push(i);
+            }
+        }
+        for i in displaced {
+            let to = next.splitters.range((key.0, 0)..(key.0 + 1, 0)).find_map(
+                |(&at, (ports, used))| {
+                    let occupied = next.occupied(at);
+                    (1..=*ports)
+                        .find(|p| !used.contains(p) && !occupied.contains(p))
+                        .map(|p| (at, p))
+                },
+            )?;
+            next.reservations[i].at = to.0;
+            next.reservations[i].port = to.1;
+        }
+        Some(next)
     }
 
     /// Where the next hold on a box goes, if anywhere.
@@ -73,8 +150,8 @@ impl Model {
             if self.free(key) == 0 {
                 continue;
             }
-            let held = self.holds(key);
-            if let Some(p) = (1..=*ports).find(|p| !used.contains(p) && !held.contains(p)) {
+            let occupied = self.occupied(key);
+            if let Some(p) = (1..=*ports).find(|p| !used.contains(p) && !occupied.contains(p)) {
                 return Some((key, p));
             }
         }
@@ -142,8 +219,45 @@ async fn check(app: &App, model: &Model) {
             "holds of {}",
             sd.id
         );
+        assert_eq!(
+            sd.held_ports,
+            model.holds((b, s)),
+            "held ports of {}",
+            sd.id
+        );
+        assert_eq!(
+            sd.installed_ports,
+            model.ports_where((b, s), &["installed"]),
+            "installed ports of {}",
+            sd.id
+        );
         assert_eq!(sd.free, model.free((b, s)), "free of {}", sd.id);
-        assert!(sd.used + sd.holds <= *ports || sd.free == 0);
+        assert_eq!(sd.ports, *ports);
+        // Each port in exactly one state.
+        let mut states: Vec<u32> = sd.used_ports.clone();
+        states.extend(&sd.held_ports);
+        states.extend(&sd.installed_ports);
+        let taken = states.len();
+        states.sort();
+        states.dedup();
+        assert_eq!(states.len(), taken, "a port of {} in two states", sd.id);
+        assert_eq!(taken as u32 + sd.free, sd.ports, "ports of {}", sd.id);
+    }
+    for r in &model.reservations {
+        let stored = app.store.reservation(&r.id, false).await.unwrap();
+        assert_eq!(stored.status.as_str(), r.status);
+        assert_eq!(
+            stored.inventory_confirmed_at.is_some(),
+            r.inventory_confirmed
+        );
+        if r.occupies() {
+            assert_eq!(
+                (stored.splitter_id.as_str(), stored.port),
+                (splitter_id(r.at.0, r.at.1).as_str(), r.port),
+                "port of reservation {}",
+                r.id
+            );
+        }
     }
     // The index agrees (what feasibility shows).
     for b in 0..3 {
@@ -172,12 +286,12 @@ async fn check(app: &App, model: &Model) {
         };
         assert_eq!(shown, expected, "index free ports of box {b}");
     }
-    // No port held twice.
+    // No port occupied twice.
     let mut live: Vec<_> = model
         .reservations
         .iter()
-        .filter(|r| matches!(r.3, "pending" | "confirmed"))
-        .map(|r| (r.1, r.2))
+        .filter(|r| r.occupies())
+        .map(|r| (r.at, r.port))
         .collect();
     let n = live.len();
     live.sort();
@@ -220,20 +334,18 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
                 let got = app.reserve(&req, "model", &ProjectScope::All, None).await;
                 match (model.next_port(b), got) {
                     (Some((key, port)), Ok(r)) => {
-                        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+                        let r = r.reservation;
                         assert_eq!(
-                            (
-                                v["splitter_id"].as_str().unwrap(),
-                                v["port"].as_u64().unwrap()
-                            ),
-                            (splitter_id(key.0, key.1).as_str(), u64::from(port))
+                            (r.splitter_id.as_str(), r.port),
+                            (splitter_id(key.0, key.1).as_str(), port)
                         );
-                        model.reservations.push((
-                            v["id"].as_str().unwrap().to_owned(),
-                            key,
+                        model.reservations.push(Res {
+                            id: r.id,
+                            at: key,
                             port,
-                            "pending",
-                        ));
+                            status: "pending",
+                            inventory_confirmed: false,
+                        });
                     }
                     (None, Err(_)) => {}
                     (expected, got) => {
@@ -243,7 +355,7 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
             }
             Op::Move(i, t) if !model.reservations.is_empty() => {
                 let i = i % model.reservations.len();
-                let from = model.reservations[i].3;
+                let from = model.reservations[i].status;
                 let expected = match (t, from) {
                     (Transition::Confirm, "pending" | "confirmed") => Some("confirmed"),
                     (Transition::Cancel, "pending" | "confirmed") => Some("cancelled"),
@@ -251,20 +363,13 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
                     _ => None,
                 };
                 let got = app
-                    .transition(&model.reservations[i].0.clone(), t, None)
+                    .transition(&model.reservations[i].id.clone(), t, None)
                     .await;
                 match (expected, got) {
                     (Some(status), Ok(r)) => {
                         assert_eq!(r.status.as_str(), status);
-                        model.reservations[i].3 = status;
-                        if status == "installed" {
-                            let (key, port) = (model.reservations[i].1, model.reservations[i].2);
-                            let (ports, used) = model.splitters.get_mut(&key).unwrap();
-                            if !used.contains(&port) && port <= *ports {
-                                used.push(port);
-                                used.sort();
-                            }
-                        }
+                        // An install keeps occupying its port: the inventory is untouched.
+                        model.reservations[i].status = status;
                     }
                     (None, Err(TransitionError::Invalid { .. })) => {}
                     (e, g) => panic!("{t:?} from {from}: model {e:?}, service {g:?}"),
@@ -273,27 +378,48 @@ async fn run(url: String, ops: Vec<Op>, initial: Vec<(u32, u32)>) {
             Op::Expire(i) if !model.reservations.is_empty() => {
                 let i = i % model.reservations.len();
                 // Time passes for this reservation only.
-                backdate(url, &model.reservations[i].0).await;
+                backdate(url, &model.reservations[i].id).await;
                 app.expire_overdue().await.unwrap();
-                if model.reservations[i].3 == "pending" {
-                    model.reservations[i].3 = "expired";
+                if model.reservations[i].status == "pending" {
+                    model.reservations[i].status = "expired";
                 }
                 let r = app
                     .store
-                    .reservation(&model.reservations[i].0, false)
+                    .reservation(&model.reservations[i].id, false)
                     .await
                     .unwrap();
-                assert_eq!(r.status.as_str(), model.reservations[i].3);
+                assert_eq!(r.status.as_str(), model.reservations[i].status);
                 if r.status.as_str() == "expired" {
                     assert!(r.customer.is_none() && r.address.is_none());
                 }
             }
-            Op::Import(b, s, used) => {
-                if let Some((ports, u)) = model.splitters.get_mut(&(b, s)) {
-                    *u = (1..=used.min(*ports)).collect();
-                    app.import("m", &batch(&model, Some(b)), ImportMode::Upsert)
-                        .await
-                        .unwrap();
+            Op::Import(b, s, used, ports) => {
+                if model.splitters.contains_key(&(b, s)) {
+                    let used: Vec<u32> = (1..=used.min(ports)).collect();
+                    let mut file = model.clone();
+                    file.splitters.insert((b, s), (ports, used.clone()));
+                    let got = app
+                        .import("m", &batch(&file, Some(b)), ImportMode::Upsert)
+                        .await;
+                    match (model.imported((b, s), ports, used), got) {
+                        (Some(next), Ok(outcome)) => {
+                            let moved = next
+                                .reservations
+                                .iter()
+                                .zip(&model.reservations)
+                                .filter(|(n, o)| (n.at, n.port) != (o.at, o.port))
+                                .count();
+                            assert_eq!(outcome.moved.len(), moved, "moves listed");
+                            model = next;
+                        }
+                        (None, Err(StoreError::PortsHeld { reservations, .. })) => {
+                            assert!(!reservations.is_empty());
+                        }
+                        (expected, got) => panic!(
+                            "import of {b}/{s} ({ports} ports): model {:?}, service {got:?}",
+                            expected.map(|m| m.reservations)
+                        ),
+                    }
                 }
             }
             Op::Move(..) | Op::Expire(_) => {}

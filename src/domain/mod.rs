@@ -4,6 +4,7 @@ pub mod feasibility;
 pub mod geodesy;
 pub mod import;
 pub mod network;
+pub mod ports;
 pub mod reservation;
 pub mod settings;
 pub mod validation;

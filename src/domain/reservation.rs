@@ -44,6 +44,12 @@ impl Status {
     pub fn holds(self) -> bool {
         matches!(self, Self::Pending | Self::Confirmed)
     }
+
+    /// Whether a reservation in this status occupies its port: a hold, or an install
+    /// until the inventory shows the port used.
+    pub fn occupies(self, inventory_confirmed: bool) -> bool {
+        self.holds() || (self == Self::Installed && !inventory_confirmed)
+    }
 }
 
 /// What network teams can do to a reservation.
@@ -422,6 +428,11 @@ pub struct Reservation {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Each move of the hold an import caused, oldest first.
+    pub port_moves: Vec<super::ports::PortMove>,
+    /// When an import first showed the installed port used (until then the reservation
+    /// itself keeps the port occupied).
+    pub inventory_confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl fmt::Debug for Reservation {

@@ -32,7 +32,7 @@ pub enum ApiError {
     Conflict {
         code: &'static str,
         detail: String,
-        items: Vec<serde_json::Value>,
+        reservations: Vec<serde_json::Value>,
     },
     /// A 422 with its own code (not a field validation).
     #[error("{detail}")]
@@ -107,7 +107,7 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<&'a [FieldError]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub items: Option<&'a [serde_json::Value]>,
+    pub reservations: Option<&'a [serde_json::Value]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
@@ -143,8 +143,10 @@ impl ResponseError for ApiError {
                 Self::Validation(invalid) => Some(&invalid.0),
                 _ => None,
             },
-            items: match self {
-                Self::Conflict { items, .. } if !items.is_empty() => Some(items),
+            reservations: match self {
+                Self::Conflict { reservations, .. } if !reservations.is_empty() => {
+                    Some(reservations)
+                }
                 _ => None,
             },
             request_id: super::middleware::current_request_id(),
@@ -168,10 +170,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("the object".into()),
-            StoreError::Conflict { message, items } => Self::Conflict {
+            StoreError::PortsHeld {
+                detail,
+                reservations,
+            } => Self::Conflict {
                 code: "ports_held",
-                detail: message,
-                items,
+                detail,
+                reservations,
             },
             StoreError::Invalid(invalid) => Self::Validation(invalid),
             e if e.is_unavailable() => {

@@ -6,7 +6,7 @@ use crate::domain::import::{ImportMode, parse_collection};
 use crate::domain::network::BoxStatus;
 use crate::domain::network::check_text;
 use crate::service::App;
-use crate::store::{BoxDetail, Counts};
+use crate::store::{BoxDetail, Counts, MovedHold};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,8 @@ pub struct ImportResponse {
     mode: ImportMode,
     boxes: Counts,
     regions: Counts,
+    /// Reservations whose hold the import moved to another port of their box.
+    moved: Vec<MovedHold>,
 }
 
 /// A GeoJSON point.
@@ -102,6 +104,7 @@ pub async fn import(
         mode,
         boxes: outcome.boxes,
         regions: outcome.regions,
+        moved: outcome.moved,
     }))
 }
 

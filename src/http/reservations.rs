@@ -6,14 +6,13 @@ use crate::domain::reservation::Reservation;
 use crate::domain::reservation::{
     ReservationRequest, Status, Transition, looks_like_code, valid_idempotency_key,
 };
-use crate::service::{App, ReserveError};
+use crate::service::{App, IdempotentRequest, ReserveError};
 use crate::store::{ReservationFilter, StoreError, TransitionError};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 const MAX_LIMIT: usize = 500;
 
@@ -25,7 +24,7 @@ impl From<ReserveError> for ApiError {
             ReserveError::NotFeasible(reason) => ApiError::Conflict {
                 code: reason.as_str(),
                 detail: format!("no port can be held here: {}", reason.as_str()),
-                items: Vec::new(),
+                reservations: Vec::new(),
             },
             ReserveError::KeyReused => ApiError::Unprocessable {
                 code: "idempotency_key_reused",
@@ -42,7 +41,7 @@ impl From<TransitionError> for ApiError {
             TransitionError::Invalid { .. } => ApiError::Conflict {
                 code: "invalid_transition",
                 detail: e.to_string(),
-                items: Vec::new(),
+                reservations: Vec::new(),
             },
             TransitionError::NotCreator => ApiError::scope(Scope::ReservationsManage),
             TransitionError::Store(StoreError::NotFound) => {
@@ -84,20 +83,16 @@ pub async fn create(
     // The same body means the same JSON value, whatever its spacing or key order.
     let canonical: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let hash = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.to_string().as_bytes()));
+    let idempotency = key.map(|key| IdempotentRequest {
+        key,
+        canonical_body: canonical.to_string(),
+    });
     let reserved = app
-        .reserve(
-            &request,
-            caller.sub(),
-            &caller.projects(),
-            key.map(|k| (k, hash)),
-        )
+        .reserve(&request, caller.sub(), &caller.projects(), idempotency)
         .await?;
     let status = actix_web::http::StatusCode::from_u16(reserved.status)
         .unwrap_or(actix_web::http::StatusCode::CREATED);
-    Ok(HttpResponse::build(status)
-        .content_type("application/json")
-        .body(reserved.body))
+    Ok(HttpResponse::build(status).json(reserved.reservation))
 }
 
 async fn visible(
@@ -196,6 +191,8 @@ pub struct ListParams {
     external_ref: Option<String>,
     created_from: Option<String>,
     created_to: Option<String>,
+    /// `true` or `false`: installs whose port an import has or has not shown used.
+    inventory_confirmed: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -261,6 +258,17 @@ pub async fn list(
         external_ref: params.external_ref.clone(),
         created_from: time_param("created_from", &params.created_from)?,
         created_to: time_param("created_to", &params.created_to)?,
+        inventory_confirmed: match params.inventory_confirmed.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "inventory_confirmed",
+                    "must be true or false",
+                ));
+            }
+        },
         after: params.cursor.as_deref().map(decode_cursor).transpose()?,
     };
     let mut items = app

@@ -19,7 +19,7 @@ mod hold_queue;
 mod refresh;
 mod reservations;
 mod sync;
-pub use reservations::{ReserveError, Reserved};
+pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 
 /// Why a feasibility question cannot be answered.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub struct App {
     pub store: Store,
     pub index: Arc<Index>,
     pub keys: TokenKeys,
+    /// The key of the HMAC kept for each `Idempotency-Key` instead of its request's body.
+    idempotency_secret: Vec<u8>,
     plans: ArcSwap<BTreeMap<String, Plan>>,
     settings: ArcSwap<Settings>,
     /// Free-port refreshes, and the lock that orders them with project reloads.
@@ -63,6 +65,7 @@ impl App {
         first: &Settings,
     ) -> Result<Self, StoreError> {
         let settings = store.init_settings(first).await?;
+        let idempotency_secret = store.secret("idempotency_hmac").await?.into_bytes();
         // The change log position first: what commits while we load is applied again later.
         let position = sync::Position::at(store.latest_change().await?);
         let index = Arc::new(Index::new());
@@ -72,6 +75,7 @@ impl App {
             store,
             index,
             keys,
+            idempotency_secret,
             plans: ArcSwap::default(),
             settings: ArcSwap::from_pointee(settings),
             refresher,

@@ -2,7 +2,7 @@
 
 use super::App;
 use crate::domain::feasibility::{ProjectScope, Reason, tags_in_force};
-use crate::domain::reservation::{Location, ReservationRequest, Transition};
+use crate::domain::reservation::{Location, Reservation, ReservationRequest, Transition};
 use crate::domain::validation::Invalid;
 use crate::index::Query;
 use crate::store::{HoldOutcome, NewHold, SplitterRef, StoreError, TransitionError};
@@ -10,13 +10,22 @@ use crate::store::{HoldOutcome, NewHold, SplitterRef, StoreError, TransitionErro
 /// Candidates tried, nearest first, when the nearest turns out to be full in the store.
 const CANDIDATES_TRIED: usize = 50;
 
-/// A reservation answer: the status and the exact body to send (a replay sends the first).
+/// A reservation answer: the status and the reservation as it is now (a replay answers the
+/// first request's status).
 #[derive(Debug)]
 pub struct Reserved {
     pub status: u16,
-    pub body: String,
-    /// The stored answer to an earlier request with the same `Idempotency-Key`.
+    pub reservation: Reservation,
+    /// The answer to an earlier request with the same `Idempotency-Key`.
     pub replayed: bool,
+}
+
+/// An `Idempotency-Key` and the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    pub key: String,
+    /// The request body in a canonical form (the same JSON value gives the same text).
+    pub canonical_body: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +50,10 @@ impl App {
         req: &ReservationRequest,
         sub: &str,
         scope: &ProjectScope,
-        idempotency: Option<(String, String)>,
+        idempotency: Option<IdempotentRequest>,
     ) -> Result<Reserved, ReserveError> {
+        // What is kept for a key: an HMAC of the body, never the body (personal data).
+        let idempotency = idempotency.map(|i| (i.key, self.request_hmac(&i.canonical_body)));
         let result = self.reserve_now(req, sub, scope, idempotency).await;
         crate::metrics::hold(match &result {
             Ok(r) if r.replayed => "replayed",
@@ -76,7 +87,7 @@ impl App {
         if let Some((key, hash)) = &idempotency
             && let Some(answer) = self.store.idempotent_answer(sub, key, hash).await?
         {
-            return replayed(answer);
+            return self.replayed(answer).await;
         }
         let plan_tags = match &params.plan_id {
             Some(id) => {
@@ -130,7 +141,7 @@ impl App {
             let splitters = c.attendance_splitter_ids().map(str::to_owned).collect();
             let (outcome, applied) = self.holds.hold(hold, splitters).await?;
             match outcome {
-                HoldOutcome::Created(r, body) => {
+                HoldOutcome::Created(r) => {
                     tracing::info!(reservation = %r.id, code = %r.code, project = %r.project, box_id = %r.box_id, port = r.port, "port held");
                     // The lane has set the index; following the log need not again.
                     for version in applied {
@@ -138,14 +149,14 @@ impl App {
                     }
                     return Ok(Reserved {
                         status: 201,
-                        body,
+                        reservation: *r,
                         replayed: false,
                     });
                 }
                 // The index was behind the store (the lane has set this box's ports to what
                 // the store has): try the next.
                 HoldOutcome::NoFreePort => {}
-                other => return replayed(other),
+                other => return self.replayed(other).await,
             }
         }
         Err(ReserveError::NotFeasible(Reason::NoFreePorts))
@@ -213,19 +224,36 @@ impl App {
     }
 }
 
-fn replayed(answer: HoldOutcome) -> Result<Reserved, ReserveError> {
-    match answer {
-        HoldOutcome::Replay { status, body } => Ok(Reserved {
-            status,
-            body,
-            replayed: true,
-        }),
-        HoldOutcome::KeyReused => Err(ReserveError::KeyReused),
-        HoldOutcome::NoFreePort => Err(ReserveError::NotFeasible(Reason::NoFreePorts)),
-        HoldOutcome::Created(_, body) => Ok(Reserved {
-            status: 201,
-            body,
-            replayed: false,
-        }),
+impl App {
+    /// The keyed hash of a request body kept with its `Idempotency-Key`.
+    fn request_hmac(&self, canonical_body: &str) -> String {
+        use base64::Engine;
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.idempotency_secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(canonical_body.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The answer to a request whose key was used before: the first status, and the
+    /// reservation as it is now (an expired one without its personal data).
+    async fn replayed(&self, answer: HoldOutcome) -> Result<Reserved, ReserveError> {
+        match answer {
+            HoldOutcome::Replay {
+                status,
+                reservation_id,
+            } => Ok(Reserved {
+                status,
+                reservation: self.store.reservation(&reservation_id, false).await?,
+                replayed: true,
+            }),
+            HoldOutcome::KeyReused => Err(ReserveError::KeyReused),
+            HoldOutcome::NoFreePort => Err(ReserveError::NotFeasible(Reason::NoFreePorts)),
+            HoldOutcome::Created(r) => Ok(Reserved {
+                status: 201,
+                reservation: *r,
+                replayed: false,
+            }),
+        }
     }
 }

@@ -5,11 +5,11 @@ use crate::domain::validation::Invalid;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// The request conflicts with stored state (for example boxes that hold ports).
-    #[error("conflict: {message}")]
-    Conflict {
-        message: String,
-        items: Vec<serde_json::Value>,
+    /// An import would leave these reservations (`{"id", "code"}`) without a port.
+    #[error("ports held: {detail}")]
+    PortsHeld {
+        detail: String,
+        reservations: Vec<serde_json::Value>,
     },
     /// Input that only the stored state shows to be wrong (an id owned by another project).
     #[error("invalid input")]

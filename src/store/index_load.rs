@@ -6,7 +6,7 @@
 //! query itself (4.4 s against 0.7 s). The query is one statement, so it reads one snapshot
 //! on either engine.
 
-use super::{Store, StoreError, tags_from_text};
+use super::{Store, StoreError, occupying, tags_from_text};
 use crate::domain::Coord;
 use crate::domain::network::{BoxStatus, free_ports};
 use crate::index::{ProjectBuilder, ProjectIndex};
@@ -14,18 +14,24 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// Boxes of project `$1` in id order, each with its attendance splitters (id order) and
 /// their live holds; a box without splitters comes once with NULLs.
-const SQL: &str = "SELECT b.id, b.name, b.status, b.lat, b.lon, b.region_tags, \
-         s.id, s.ports, s.used, COALESCE(h.holds, 0) \
-     FROM boxes b \
-     LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' \
-     LEFT JOIN (SELECT splitter_id, COUNT(*) AS holds FROM reservations \
-                WHERE status IN ('pending', 'confirmed') GROUP BY splitter_id) h \
-            ON h.splitter_id = s.id \
-     WHERE b.project = $1 \
-     ORDER BY b.id, s.id";
+static SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT b.id, b.name, b.status, b.lat, b.lon, b.region_tags, \
+             s.id, s.ports, s.used, COALESCE(h.holds, 0) \
+         FROM boxes b \
+         LEFT JOIN splitters s ON s.box_id = b.id AND s.kind = 'attendance' \
+         LEFT JOIN (SELECT splitter_id, COUNT(*) AS holds FROM reservations \
+                    WHERE {} GROUP BY splitter_id) h \
+                ON h.splitter_id = s.id \
+         WHERE b.project = $1 \
+         ORDER BY b.id, s.id",
+        occupying("")
+    )
+});
 
 /// One row of [`SQL`].
 struct IndexRow<'a> {
@@ -103,7 +109,7 @@ fn load_sqlite(path: &Path, project: &str) -> Result<ProjectIndex, StoreError> {
     .map_err(sqlite_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sqlite_error)?;
-    let mut statement = conn.prepare(SQL).map_err(sqlite_error)?;
+    let mut statement = conn.prepare(&SQL).map_err(sqlite_error)?;
     let mut rows = statement.query(params![project]).map_err(sqlite_error)?;
     let mut feed = Feed::new(project);
     while let Some(r) = rows.next().map_err(sqlite_error)? {
@@ -159,7 +165,9 @@ impl Store {
             }
             Store::Postgres { pool, .. } => {
                 let mut feed = Feed::new(project);
-                let mut rows = sqlx::query(SQL).bind(project.to_owned()).fetch(pool);
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+                    .bind(project.to_owned())
+                    .fetch(pool);
                 while let Some(r) = rows.try_next().await? {
                     let splitter = match r.try_get::<Option<&str>, _>(6)? {
                         Some(id) => Some((id, r.try_get(7)?, r.try_get(8)?, r.try_get(9)?)),

@@ -1,13 +1,15 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
 use super::{
-    BeginWrite, Store, StoreError, in_list, on_pool, push_project_scope, record_change,
+    BeginWrite, Store, StoreError, in_list, occupying, on_pool, push_project_scope, record_change,
     tags_from_text, tags_to_text,
 };
 use crate::domain::Coord;
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
 use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports, region_tags_at};
+use crate::domain::network::{NetBox, Splitter};
+use crate::domain::ports::{Occupant, PortMove, PortRef, SplitterAfter, reconcile};
 use crate::domain::validation::Invalid;
 use serde::Serialize;
 use serde_json::json;
@@ -25,11 +27,41 @@ pub struct Counts {
     pub deleted: usize,
 }
 
+/// A hold an import moved to another port of its box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MovedHold {
+    pub id: String,
+    pub code: String,
+    pub from: PortRef,
+    pub to: PortRef,
+}
+
+/// A reservation occupying a port of a box an import changes.
+struct StoredOccupant {
+    id: String,
+    code: String,
+    splitter_id: String,
+    port: u32,
+    installed: bool,
+    port_moves: String,
+}
+
+fn splitter_after(s: &Splitter) -> SplitterAfter<'_> {
+    SplitterAfter {
+        id: &s.id,
+        attendance: s.kind == SplitterKind::Attendance,
+        ports: s.ports.total(),
+        used: s.ports.used(),
+    }
+}
+
 /// What an import changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub boxes: Counts,
     pub regions: Counts,
+    /// Holds moved to another port because the import took theirs.
+    pub moved: Vec<MovedHold>,
     /// The change-log version of the import.
     #[serde(skip)]
     pub version: i64,
@@ -43,7 +75,13 @@ pub struct SplitterDetail {
     pub ports: u32,
     pub used: u32,
     pub used_ports: Vec<u32>,
+    /// Ports held by pending or confirmed reservations.
+    pub held_ports: Vec<u32>,
+    /// Ports of installs the inventory does not show used yet.
+    pub installed_ports: Vec<u32>,
+    /// How many ports are held (`held_ports`' length).
     pub holds: u32,
+    /// Ports neither used, held nor installed.
     pub free: u32,
 }
 
@@ -82,8 +120,6 @@ fn parse_status(s: &str) -> Result<BoxStatus, StoreError> {
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
-
-const LIVE: &str = "status IN ('pending', 'confirmed')";
 
 impl Store {
     /// Applies an import in one transaction: all of it or, on any error, none of it.
@@ -163,33 +199,6 @@ impl Store {
                         removed_splitters.push(id);
                     }
                 }
-            }
-
-            // Ports held by reservations may not disappear.
-            let mut held = Vec::new();
-            for (column, ids) in [
-                ("box_id", &deleted_boxes),
-                ("splitter_id", &removed_splitters),
-            ] {
-                for chunk in ids.chunks(BATCH) {
-                    let prefix = format!(
-                        "SELECT id, code, box_id, splitter_id, port FROM reservations WHERE {LIVE} AND {column} IN"
-                    );
-                    let rows = in_list(&prefix, chunk).build().fetch_all(&mut *tx).await?;
-                    for r in rows {
-                        held.push(json!({
-                            "id": r.try_get::<String, _>(0)?, "code": r.try_get::<String, _>(1)?,
-                            "box_id": r.try_get::<String, _>(2)?, "splitter_id": r.try_get::<String, _>(3)?,
-                            "port": r.try_get::<i64, _>(4)?,
-                        }));
-                    }
-                }
-            }
-            if !held.is_empty() {
-                return Err(StoreError::Conflict {
-                    message: "the import would remove boxes or splitters whose ports are held by reservations".into(),
-                    items: held,
-                });
             }
 
             // Regions: what the project will have once the import is applied.
@@ -336,10 +345,124 @@ impl Store {
                     }
                 }
             }
+            // Last, so that hold writers wait for the lock only while the holds are counted.
+            if let Store::Postgres { channel, .. } = self {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::postgres::ports_lock_key(channel))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut reconciled: Vec<&str> = updated_boxes.iter().map(String::as_str).collect();
+            reconciled.extend(deleted_boxes.iter().map(String::as_str));
+            let after: HashMap<&str, &NetBox> = batch
+                .boxes
+                .iter()
+                .map(|(_, b)| (b.id.as_str(), b))
+                .collect();
+            let occupants_read = format!(
+                "SELECT id, code, box_id, splitter_id, port, status, port_moves FROM reservations \
+                 WHERE {} AND box_id IN",
+                occupying("")
+            );
+            let mut occupants: BTreeMap<String, Vec<StoredOccupant>> = BTreeMap::new();
+            for chunk in reconciled.chunks(BATCH) {
+                let ids: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
+                let mut qb = in_list(&occupants_read, &ids);
+                qb.push(" ORDER BY created_at, id");
+                for r in qb.build().fetch_all(&mut *tx).await? {
+                    occupants
+                        .entry(r.try_get(2)?)
+                        .or_default()
+                        .push(StoredOccupant {
+                            id: r.try_get(0)?,
+                            code: r.try_get(1)?,
+                            splitter_id: r.try_get(3)?,
+                            port: to_u32(r.try_get(4)?),
+                            installed: r.try_get::<&str, _>(5)? == "installed",
+                            port_moves: r.try_get(6)?,
+                        });
+                }
+            }
+            let at = super::now();
+            let mut moved = Vec::new();
+            let mut confirmed = Vec::new();
+            let mut blocked = Vec::new();
+            for (box_id, of_box) in &occupants {
+                let mut splitters: Vec<SplitterAfter> = after
+                    .get(box_id.as_str())
+                    .map(|b| b.splitters.iter().map(splitter_after).collect())
+                    .unwrap_or_default();
+                splitters.sort_by(|a, b| a.id.cmp(b.id));
+                let list: Vec<Occupant> = of_box
+                    .iter()
+                    .map(|o| Occupant {
+                        splitter_id: &o.splitter_id,
+                        port: o.port,
+                        installed: o.installed,
+                    })
+                    .collect();
+                let r = reconcile(&splitters, &list);
+                blocked.extend(
+                    r.blocked
+                        .iter()
+                        .map(|&i| json!({"id": of_box[i].id, "code": of_box[i].code})),
+                );
+                confirmed.extend(r.confirmed.iter().map(|&i| of_box[i].id.clone()));
+                for (i, to) in r.moves {
+                    moved.push((&of_box[i], to));
+                }
+            }
+            if !blocked.is_empty() {
+                return Err(StoreError::PortsHeld {
+                    detail: "the import would take ports from reservations that have no other \
+                             free port in their box: leave those ports (and installed ones, \
+                             until the inventory shows them used) or free others"
+                        .into(),
+                    reservations: blocked,
+                });
+            }
+            for chunk in confirmed.chunks(BATCH) {
+                let mut qb = QueryBuilder::new("UPDATE reservations SET inventory_confirmed_at = ");
+                qb.push_bind(at.timestamp_micros()).push(" WHERE id IN");
+                super::push_list(&mut qb, chunk.iter().cloned());
+                qb.build().execute(&mut *tx).await?;
+            }
+            let mut moves = Vec::with_capacity(moved.len());
+            for (o, to) in moved {
+                let from = PortRef {
+                    splitter_id: o.splitter_id.clone(),
+                    port: o.port,
+                };
+                let mut history: Vec<PortMove> =
+                    serde_json::from_str(&o.port_moves).map_err(|e| {
+                        StoreError::Other(anyhow::anyhow!("stored port moves are not JSON: {e}"))
+                    })?;
+                history.push(PortMove {
+                    from: from.clone(),
+                    to: to.clone(),
+                    at,
+                });
+                sqlx::query(
+                    "UPDATE reservations SET splitter_id = $1, port = $2, port_moves = $3 WHERE id = $4",
+                )
+                .bind(to.splitter_id.clone())
+                .bind(i64::from(to.port))
+                .bind(serde_json::to_string(&history).expect("moves serialise"))
+                .bind(o.id.clone())
+                .execute(&mut *tx)
+                .await?;
+                moves.push(MovedHold {
+                    id: o.id.clone(),
+                    code: o.code.clone(),
+                    from,
+                    to,
+                });
+            }
             let version = record_change!(self, tx, "project", project);
             self.commit_write(tx, true).await?;
             Ok(ImportOutcome {
                 version,
+                moved: moves,
                 boxes: Counts {
                     added: file_box_ids.len() - updated_boxes.len(),
                     updated: updated_boxes.len(),
@@ -373,27 +496,47 @@ impl Store {
             .fetch_optional(p)
             .await?
             .ok_or(StoreError::NotFound)?;
+            let mut occupied: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::new();
+            let read = format!(
+                "SELECT splitter_id, port, status FROM reservations WHERE {} AND box_id = $1 ORDER BY port",
+                occupying("")
+            );
+            for r in sqlx::query(sqlx::AssertSqlSafe(read))
+                .bind(id.to_owned())
+                .fetch_all(p)
+                .await?
+            {
+                let (held, installed) = occupied.entry(r.try_get(0)?).or_default();
+                let port = to_u32(r.try_get(1)?);
+                if r.try_get::<&str, _>(2)? == "installed" {
+                    installed.push(port);
+                } else {
+                    held.push(port);
+                }
+            }
             let splitters = sqlx::query(
-                "SELECT s.id, s.kind, s.ports, s.used, s.used_ports, \
-                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
-                 FROM splitters s WHERE s.box_id = $1 ORDER BY s.id",
+                "SELECT id, kind, ports, used, used_ports FROM splitters WHERE box_id = $1 ORDER BY id",
             )
             .bind(id.to_owned())
             .fetch_all(p)
             .await?
             .into_iter()
             .map(|r| {
-                let (ports, used, holds) = (to_u32(r.try_get(2)?), to_u32(r.try_get(3)?), to_u32(r.try_get(5)?));
+                let (ports, used) = (to_u32(r.try_get(2)?), to_u32(r.try_get(3)?));
                 let kind: &str = r.try_get(1)?;
                 let used_ports: &str = r.try_get(4)?;
+                let id: String = r.try_get(0)?;
+                let (held_ports, installed_ports) = occupied.remove(&id).unwrap_or_default();
                 Ok(SplitterDetail {
-                    id: r.try_get(0)?,
                     kind: SplitterKind::parse(kind).ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored splitter kind {kind:?}")))?,
                     ports,
                     used,
                     used_ports: used_ports.split(',').filter_map(|s| s.parse().ok()).collect(),
-                    holds,
-                    free: free_ports(ports, used, holds),
+                    holds: held_ports.len() as u32,
+                    free: free_ports(ports, used, (held_ports.len() + installed_ports.len()) as u32),
+                    held_ports,
+                    installed_ports,
+                    id,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -431,11 +574,12 @@ impl Store {
             return Ok(Vec::new());
         }
         on_pool!(self, read, |p| {
-            let mut qb = QueryBuilder::new(
+            let mut qb = QueryBuilder::new(format!(
                 "SELECT b.id, b.project, b.name, b.status, b.lat, b.lon, s.ports, s.used, \
-                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
+                    (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND {}) \
                  FROM (SELECT * FROM boxes WHERE lat BETWEEN ",
-            );
+                occupying("r.")
+            ));
             qb.push_bind(min_lat).push(" AND ").push_bind(max_lat);
             if min_lon <= max_lon {
                 qb.push(" AND lon BETWEEN ")

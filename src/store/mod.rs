@@ -17,7 +17,7 @@ mod writer;
 
 pub use changes::{Change, splitters_of};
 pub use error::StoreError;
-pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, SplitterDetail};
+pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail};
 pub use reservations::{
     HeldBatch, HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
 };
@@ -218,7 +218,7 @@ macro_rules! record_change {
 pub(crate) use record_change;
 
 /// ` (a, b, …)`: one bound parameter per value.
-fn push_list<DB: sqlx::Database>(
+pub(crate) fn push_list<DB: sqlx::Database>(
     qb: &mut sqlx::QueryBuilder<DB>,
     values: impl IntoIterator<Item = String>,
 ) where
@@ -272,6 +272,16 @@ pub(crate) fn push_project_scope<DB: sqlx::Database>(
         qb.push(" AND project IN");
         push_list(qb, set.iter().cloned());
     }
+}
+
+/// The reservations that occupy their port (`alias` is the table's alias, with its dot, or
+/// empty): live holds, and installs the inventory has not shown used yet. The predicate of
+/// the unique index `reservations_one_occupant_per_port`, so that reads of occupied ports
+/// stay on that index.
+pub(crate) fn occupying(alias: &str) -> String {
+    format!(
+        "{alias}status IN ('pending', 'confirmed', 'installed') AND {alias}inventory_confirmed_at IS NULL"
+    )
 }
 
 /// A JSON array of strings as stored (tags).

@@ -80,3 +80,11 @@ pub async fn begin_write(
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
     Ok(pool.begin().await?)
 }
+
+/// The advisory lock that orders hold writers (shared) and imports (exclusive) of one
+/// database (schema): a key drawn from its change channel, which is one per schema.
+pub fn ports_lock_key(channel: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("ports:{channel}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"))
+}

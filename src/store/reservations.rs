@@ -10,8 +10,8 @@
 use super::changes::splitters_subject;
 use super::writer::{self, HoldWriter, WriteTx};
 use super::{
-    BeginWrite, Store, StoreError, in_list, on_pool, push_pairs, push_project_scope, record_change,
-    tags_from_text, tags_to_text,
+    BeginWrite, Store, StoreError, in_list, occupying, on_pool, push_pairs, push_project_scope,
+    record_change, tags_from_text, tags_to_text,
 };
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::network::{Ports, free_ports};
@@ -21,14 +21,16 @@ use crate::domain::reservation::{
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// The stored answer to an `Idempotency-Key` of a `sub`.
 const IDEMPOTENCY_ANSWER: &str =
-    "SELECT request_hash, status, body FROM idempotency_keys WHERE sub = $1 AND key = $2";
+    "SELECT request_hmac, status, reservation_id FROM idempotency_keys WHERE sub = $1 AND key = $2";
 
 const COLUMNS: &str = "id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, lat, lon, \
-     address, customer, external_ref, created_by, created_at, expires_at, confirmed_at, closed_at";
+     address, customer, external_ref, created_by, created_at, expires_at, confirmed_at, closed_at, \
+     port_moves, inventory_confirmed_at";
 
 /// Marks one pending reservation expired and erases its personal data (a macro: the same
 /// statement on either engine's transaction).
@@ -68,6 +70,8 @@ struct ReservationRow {
     expires_at: Option<i64>,
     confirmed_at: Option<i64>,
     closed_at: Option<i64>,
+    port_moves: String,
+    inventory_confirmed_at: Option<i64>,
 }
 
 fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -113,6 +117,10 @@ impl ReservationRow {
             expires_at: self.expires_at.map(time).transpose()?,
             confirmed_at: self.confirmed_at.map(time).transpose()?,
             closed_at: self.closed_at.map(time).transpose()?,
+            port_moves: serde_json::from_str(&self.port_moves).map_err(|e| {
+                StoreError::Other(anyhow::anyhow!("stored port moves are not JSON: {e}"))
+            })?,
+            inventory_confirmed_at: self.inventory_confirmed_at.map(time).transpose()?,
         })
     }
 }
@@ -131,7 +139,7 @@ pub struct NewHold {
     pub external_ref: Option<String>,
     pub created_by: String,
     pub ttl_s: i64,
-    /// `Idempotency-Key` and the hash of the request body.
+    /// `Idempotency-Key` and the keyed hash of the request body.
     pub idempotency: Option<(String, String)>,
 }
 
@@ -149,13 +157,14 @@ pub struct HeldBatch {
 /// What placing a hold came to.
 #[derive(Debug)]
 pub enum HoldOutcome {
-    Created(Box<Reservation>, String),
+    Created(Box<Reservation>),
     /// The box has no free attendance port (any more).
     NoFreePort,
-    /// The key was used before with this body: the first answer again.
+    /// The key was used before with this body: the first answer's status, and the
+    /// reservation it created (to be answered as it is now).
     Replay {
         status: u16,
-        body: String,
+        reservation_id: String,
     },
     /// The key was used before with another body.
     KeyReused,
@@ -194,6 +203,8 @@ pub struct ReservationFilter {
     pub external_ref: Option<String>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
+    /// Installed reservations whose port an import has (true) or has not (false) shown used.
+    pub inventory_confirmed: Option<bool>,
     /// Items strictly older than this (created_at µs, id), newest first.
     pub after: Option<(i64, String)>,
 }
@@ -248,31 +259,33 @@ const MAX_ROUNDS: usize = 16;
 /// run instead cost more than the read (0.3–0.6 ms against 0.1 ms).
 fn held_ports_read(store: &Store) -> &'static str {
     match store {
-        Store::Postgres { .. } => HELD_PORTS_READ_POSTGRES,
-        Store::Sqlite { .. } => HELD_PORTS_READ_SQLITE,
+        Store::Postgres { .. } => &HELD_PORTS_READ_POSTGRES,
+        Store::Sqlite { .. } => &HELD_PORTS_READ_SQLITE,
     }
 }
 
-/// The read with `$held`, the engine's expression for a splitter's live held ports.
-macro_rules! held_ports_sql {
-    ($held:literal) => {
-        concat!(
-            "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, ",
-            $held,
-            " FROM splitters s WHERE s.kind = 'attendance' AND s.box_id IN"
-        )
-    };
+/// The read with `held`, the engine's expression for a splitter's occupied ports.
+fn held_ports_sql(held: &str) -> String {
+    format!(
+        "SELECT s.box_id, s.id, s.ports, s.used, s.used_ports, {held} \
+         FROM splitters s WHERE s.kind = 'attendance' AND s.box_id IN"
+    )
 }
 
-const HELD_PORTS_READ_POSTGRES: &str = held_ports_sql!(
-    "array_to_string(ARRAY(SELECT r.port FROM reservations r \
-       WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed') ORDER BY r.port), ',')"
-);
+static HELD_PORTS_READ_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    held_ports_sql(&format!(
+        "array_to_string(ARRAY(SELECT r.port FROM reservations r \
+           WHERE r.splitter_id = s.id AND {} ORDER BY r.port), ',')",
+        occupying("r.")
+    ))
+});
 
-const HELD_PORTS_READ_SQLITE: &str = held_ports_sql!(
-    "(SELECT group_concat(r.port) FROM reservations r \
-       WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed'))"
-);
+static HELD_PORTS_READ_SQLITE: LazyLock<String> = LazyLock::new(|| {
+    held_ports_sql(&format!(
+        "(SELECT group_concat(r.port) FROM reservations r WHERE r.splitter_id = s.id AND {})",
+        occupying("r.")
+    ))
+});
 
 /// The lowest free port of a box's attendance splitters, in id order, taken.
 fn take_port(
@@ -329,7 +342,7 @@ fn push_insert<'a, DB: sqlx::Database>(
 /// `(sub, key)` of a hold's `Idempotency-Key`.
 type KeyOf = (String, String);
 
-/// A stored idempotent answer: request hash, status, body.
+/// A stored idempotent answer: request HMAC, status, reservation id.
 type StoredAnswer = (String, i64, String);
 
 impl HoldWriter {
@@ -382,7 +395,7 @@ impl HoldWriter {
             let mut answers: HashMap<KeyOf, StoredAnswer> = HashMap::new();
             if !keys.is_empty() {
                 let mut qb = QueryBuilder::new(
-                    "SELECT sub, key, request_hash, status, body FROM idempotency_keys WHERE (sub, key) IN ",
+                    "SELECT sub, key, request_hmac, status, reservation_id FROM idempotency_keys WHERE (sub, key) IN ",
                 );
                 push_pairs(&mut qb, &keys);
                 for r in qb.build().fetch_all(&mut *$tx).await? {
@@ -433,9 +446,8 @@ impl HoldWriter {
             let mut created: Vec<(usize, Reservation)> = Vec::new();
             for (i, new) in holds.iter().enumerate() {
                 if let Some((key, hash)) = key_of(new) {
-                    if let Some((stored, status, body)) = answers.get(&key) {
-                        outcomes[i] =
-                            Some(stored_answer(stored.clone(), &hash, *status, body.clone()));
+                    if let Some((stored, status, id)) = answers.get(&key) {
+                        outcomes[i] = Some(stored_answer(stored, &hash, *status, id));
                         continue;
                     }
                     if placing.contains(&key) {
@@ -458,8 +470,8 @@ impl HoldWriter {
             // chosen: a hold whose port another writer took first (another replica, on the
             // same box), or whose random code is taken, is left out; its box is read again
             // and it takes the next free port, with a fresh code. (Without a transaction, a
-            // round that fails after an earlier one committed answers an error for holds
-            // that stand: they expire with the TTL. Clients that retry send a key.)
+            // round that fails after an earlier one committed would answer an error for holds
+            // that stand: every batch is one transaction.)
             let mut versions: Vec<i64> = Vec::new();
             let mut uninserted: Vec<usize> = (0..created.len()).collect();
             let mut refused: HashSet<usize> = HashSet::new();
@@ -543,10 +555,6 @@ impl HoldWriter {
                 .filter(|(k, _)| !refused.contains(k))
                 .map(|(_, c)| c)
                 .collect();
-            let bodies: Vec<String> = created
-                .iter()
-                .map(|(_, r)| serde_json::to_string(r).expect("reservations serialise"))
-                .collect();
 
             // The answers to keep for new keys. One already stored means a concurrent request
             // with the same key got there first: take ours back and answer as it was answered.
@@ -558,14 +566,14 @@ impl HoldWriter {
             let mut lost: Vec<usize> = Vec::new();
             if !keyed.is_empty() {
                 let mut qb = QueryBuilder::new(
-                    "INSERT INTO idempotency_keys (sub, key, request_hash, status, body, created_at) ",
+                    "INSERT INTO idempotency_keys (sub, key, request_hmac, status, reservation_id, created_at) ",
                 );
                 qb.push_values(&keyed, |mut b, (k, (sub, key), hash)| {
                     b.push_bind(sub.clone())
                         .push_bind(key.clone())
                         .push_bind(hash.clone())
                         .push("201")
-                        .push_bind(bodies[*k].clone())
+                        .push_bind(created[*k].1.id.clone())
                         .push_bind(created[*k].1.created_at.timestamp_micros());
                 });
                 qb.push(" ON CONFLICT (sub, key) DO NOTHING RETURNING sub, key");
@@ -575,7 +583,7 @@ impl HoldWriter {
                 }
                 for (k, key, hash) in &keyed {
                     if stored.contains(key) {
-                        answers.insert(key.clone(), (hash.clone(), 201, bodies[*k].clone()));
+                        answers.insert(key.clone(), (hash.clone(), 201, created[*k].1.id.clone()));
                         continue;
                     }
                     sqlx::query("DELETE FROM reservations WHERE id = $1")
@@ -588,25 +596,20 @@ impl HoldWriter {
                         .fetch_one(&mut *$tx)
                         .await?;
                     let first: StoredAnswer = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                    outcomes[created[*k].0] = Some(stored_answer(
-                        first.0.clone(),
-                        hash,
-                        first.1,
-                        first.2.clone(),
-                    ));
+                    outcomes[created[*k].0] = Some(stored_answer(&first.0, hash, first.1, &first.2));
                     answers.insert(key.clone(), first);
                     lost.push(*k);
                 }
             }
             for (i, key, hash) in same_key_as {
                 // No answer kept: the first hold with this key found no free port after all.
-                outcomes[i] = Some(match answers.get(&key).cloned() {
-                    Some((stored, status, body)) => stored_answer(stored, &hash, status, body),
+                outcomes[i] = Some(match answers.get(&key) {
+                    Some((stored, status, id)) => stored_answer(stored, &hash, *status, id),
                     None => HoldOutcome::NoFreePort,
                 });
             }
             let mut held: Vec<String> = Vec::new();
-            for (k, ((i, r), body)) in created.into_iter().zip(bodies).enumerate() {
+            for (k, (i, r)) in created.into_iter().enumerate() {
                 if lost.contains(&k) {
                     // Taken back: its port is free again.
                     if let Some(s) = splitters
@@ -617,7 +620,7 @@ impl HoldWriter {
                     }
                 } else {
                     held.push(r.splitter_id.clone());
-                    outcomes[i] = Some(HoldOutcome::Created(Box::new(r), body));
+                    outcomes[i] = Some(HoldOutcome::Created(Box::new(r)));
                 }
             }
             // What these splitters have as of the commit, but for what other replicas (on
@@ -653,9 +656,7 @@ impl HoldWriter {
             Ok(HeldBatch { outcomes, versions, free })
             }};
         }
-        // Without keys to store with the holds, each insert is a whole on PostgreSQL: no
-        // transaction around them, two round trips fewer.
-        match writer::begin(store, &mut self.conn, !keys.is_empty()).await? {
+        match writer::begin(store, &mut self.conn).await? {
             WriteTx::Sqlite(mut tx) => in_transaction!(tx),
             WriteTx::Postgres(mut tx) => in_transaction!(tx),
         }
@@ -686,16 +687,7 @@ impl Store {
                 })
                 .transpose()
         })?;
-        Ok(row.map(|(stored, status, body)| {
-            if stored == hash {
-                HoldOutcome::Replay {
-                    status: u16::try_from(status).unwrap_or(201),
-                    body,
-                }
-            } else {
-                HoldOutcome::KeyReused
-            }
-        }))
+        Ok(row.map(|(stored, status, id)| stored_answer(&stored, hash, status, &id)))
     }
 
     /// A reservation by id, or by code when `code` is true.
@@ -750,6 +742,11 @@ impl Store {
                 qb.push(" AND created_at <= ")
                     .push_bind(t.timestamp_micros());
             }
+            match filter.inventory_confirmed {
+                Some(true) => qb.push(" AND inventory_confirmed_at IS NOT NULL"),
+                Some(false) => qb.push(" AND inventory_confirmed_at IS NULL"),
+                None => &mut qb,
+            };
             push_project_scope(&mut qb, scope);
             if let Some((at, id)) = &filter.after {
                 qb.push(" AND (created_at < ").push_bind(*at);
@@ -833,37 +830,9 @@ impl Store {
                     r.confirmed_at = Some(at);
                     r.expires_at = None;
                 }
+                // An installed reservation keeps its port occupied until an import shows
+                // the port used (see `domain::ports`): the splitter is left as it is.
                 Status::Cancelled | Status::Installed => {
-                    if next == Status::Installed {
-                        // The customer now occupies the port in the inventory itself.
-                        let s =
-                            sqlx::query("SELECT ports, used_ports FROM splitters WHERE id = $1")
-                                .bind(r.splitter_id.clone())
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(StoreError::from)?;
-                        let ports =
-                            u32::try_from(s.try_get::<i64, _>(0).map_err(StoreError::from)?)
-                                .unwrap_or(0);
-                        let text: String = s.try_get(1).map_err(StoreError::from)?;
-                        let mut used = Ports::from_text(ports, &text)
-                            .map(|p| p.used().to_vec())
-                            .unwrap_or_default();
-                        if !used.contains(&r.port) && r.port <= ports {
-                            used.push(r.port);
-                        }
-                        let used = Ports::with_used_ports(ports, &used)
-                            .map_err(|e| StoreError::Other(e.into()))?;
-                        sqlx::query(
-                            "UPDATE splitters SET used = $1, used_ports = $2 WHERE id = $3",
-                        )
-                        .bind(used.used().len() as i64)
-                        .bind(used.used_to_text())
-                        .bind(r.splitter_id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from)?;
-                    }
                     sqlx::query(
                         "UPDATE reservations SET status = $1, closed_at = $2 WHERE id = $3",
                     )
@@ -877,7 +846,7 @@ impl Store {
                 }
                 Status::Pending | Status::Expired => unreachable!("no transition leads here"),
             }
-            let freed = !next.holds();
+            let freed = !next.occupies(false);
             if freed {
                 record_change!(
                     self,
@@ -964,9 +933,12 @@ impl Store {
     ) -> Result<Vec<(SplitterRef, u32)>, StoreError> {
         let rows = on_pool!(self, read, |p| {
             let mut qb = in_list(
-                "SELECT b.project, s.box_id, s.id, s.ports, s.used, \
-                   (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')) \
-                 FROM splitters s JOIN boxes b ON b.id = s.box_id WHERE s.kind = 'attendance' AND s.id IN",
+                &format!(
+                    "SELECT b.project, s.box_id, s.id, s.ports, s.used, \
+                       (SELECT COUNT(*) FROM reservations r WHERE r.splitter_id = s.id AND {}) \
+                     FROM splitters s JOIN boxes b ON b.id = s.box_id WHERE s.kind = 'attendance' AND s.id IN",
+                    occupying("r.")
+                ),
                 splitter_ids,
             );
             qb.build()
@@ -1002,11 +974,11 @@ impl Store {
 }
 
 /// A stored idempotent answer, for a request whose body hashes to `hash`.
-fn stored_answer(stored_hash: String, hash: &str, status: i64, body: String) -> HoldOutcome {
+fn stored_answer(stored_hash: &str, hash: &str, status: i64, reservation_id: &str) -> HoldOutcome {
     if stored_hash == hash {
         HoldOutcome::Replay {
             status: u16::try_from(status).unwrap_or(201),
-            body,
+            reservation_id: reservation_id.to_owned(),
         }
     } else {
         HoldOutcome::KeyReused
@@ -1036,6 +1008,8 @@ fn new_reservation(new: &NewHold, splitter_id: String, port: u32) -> Reservation
         expires_at: Some(created_at + chrono::Duration::seconds(new.ttl_s)),
         confirmed_at: None,
         closed_at: None,
+        port_moves: Vec::new(),
+        inventory_confirmed_at: None,
     }
 }
 
@@ -1081,7 +1055,7 @@ mod tests {
             .run(&mut conn)
             .await
             .unwrap();
-        let read = format!("{HELD_PORTS_READ_POSTGRES} ($1) ORDER BY s.box_id, s.id");
+        let read = format!("{} ($1) ORDER BY s.box_id, s.id", *HELD_PORTS_READ_POSTGRES);
         let plan = async |conn: &mut PgConnection| {
             let rows = sqlx::raw_sql("EXPLAIN EXECUTE lane_read('B-7')")
                 .fetch_all(conn)
@@ -1129,7 +1103,7 @@ mod tests {
             .unwrap();
         assert_eq!(planned_empty, kept, "the generic plan is kept");
         for needed in [
-            "Index Only Scan using reservations_one_live_hold_per_port",
+            "Index Only Scan using reservations_one_occupant_per_port",
             "Index Cond: (splitter_id = s.id)",
         ] {
             assert!(kept.contains(needed), "{needed:?} not in the plan:\n{kept}");

@@ -57,3 +57,26 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The random secret `name`, drawn (32 bytes, base64) the first time any replica asks.
+    pub async fn secret(&self, name: &str) -> Result<String, StoreError> {
+        use base64::Engine;
+        use rand::RngExt;
+        let fresh =
+            base64::engine::general_purpose::STANDARD.encode(rand::rng().random::<[u8; 32]>());
+        Ok(on_pool!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name.to_owned())
+            .bind(fresh)
+            .execute(p)
+            .await?;
+            sqlx::query_scalar::<_, String>("SELECT value FROM secrets WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_one(p)
+                .await?
+        }))
+    }
+}

@@ -30,19 +30,15 @@ pub(super) enum WriteTx<'a> {
     Postgres(PgWrite<'a>),
 }
 
-/// Writes on a lane's own PostgreSQL connection: one transaction, or (`began` false) each
-/// statement committing on its own. Not committed means dropped: the writer drops the
-/// connection after any error, so nothing is left open on it.
+/// A transaction on a lane's own PostgreSQL connection. Not committed means dropped: the
+/// writer drops the connection after any error, so nothing is left open on it.
 pub(super) struct PgWrite<'a> {
     conn: &'a mut PgConnection,
-    began: bool,
 }
 
 impl PgWrite<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        if self.began {
-            sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
-        }
+        sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
         Ok(())
     }
 }
@@ -83,18 +79,20 @@ impl HoldWriter {
 }
 
 /// Begins a write transaction (fields apart, so that the caller keeps using the store).
-/// `one_transaction` false: on PostgreSQL each statement then commits on its own (SQLite
-/// always holds its write lock for the whole).
+///
+/// On PostgreSQL the transaction first takes the ports lock shared: an import takes it
+/// exclusive before it reconciles the holds with its splitters (`inventory::import`), so
+/// that no hold reads the splitters an import is changing and commits after the import
+/// has counted the holds. (Both in one simple query: one round trip.)
 pub(super) async fn begin<'a>(
     store: &Store,
     conn: &'a mut Option<PgConnection>,
-    one_transaction: bool,
 ) -> Result<WriteTx<'a>, StoreError> {
-    let pool = match store {
+    let (pool, channel) = match store {
         Store::Sqlite { write, .. } => {
             return Ok(WriteTx::Sqlite(sqlite::begin_write(write).await?));
         }
-        Store::Postgres { pool, .. } => pool,
+        Store::Postgres { pool, channel, .. } => (pool, channel),
     };
     if conn.is_none() {
         let mut new = pool.acquire().await?.detach();
@@ -104,11 +102,12 @@ pub(super) async fn begin<'a>(
         *conn = Some(new);
     }
     let conn = conn.as_mut().expect("connected above");
-    if one_transaction {
-        sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
-    }
-    Ok(WriteTx::Postgres(PgWrite {
-        conn,
-        began: one_transaction,
-    }))
+    let begin = format!(
+        "BEGIN; SELECT pg_advisory_xact_lock_shared({})",
+        super::postgres::ports_lock_key(channel)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
+        .execute(&mut *conn)
+        .await?;
+    Ok(WriteTx::Postgres(PgWrite { conn }))
 }

@@ -402,3 +402,12 @@ impl Proxy {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The free ports a feasibility answer shows for a box (none when it is not a candidate).
+pub fn free_of(r: &Reply, box_id: &str) -> Option<u64> {
+    r.body["candidates"]
+        .as_array()?
+        .iter()
+        .find(|c| c["box_id"] == box_id)
+        .and_then(|c| c["free_ports"].as_u64())
+}

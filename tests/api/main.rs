@@ -31,4 +31,5 @@ mod feasibility;
 mod inventory;
 mod operations;
 mod plans_settings;
+mod port_accounting;
 mod reservations;

@@ -51,6 +51,15 @@ impl Scope {
     }
 }
 
+impl Claims {
+    /// A `sub` that names someone, and no text the database could not store (NUL).
+    fn usable(&self) -> bool {
+        !self.sub.trim().is_empty()
+            && !self.sub.chars().any(char::is_control)
+            && !self.projects.iter().any(|p| p.contains('\0'))
+    }
+}
+
 /// The claims of a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -171,7 +180,7 @@ impl TokenKeys {
             }
         }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) if data.claims.sub.is_empty() => Err(TokenError::Invalid),
+            Ok(data) if !data.claims.usable() => Err(TokenError::Invalid),
             Ok(data) => {
                 let claims = Arc::new(data.claims);
                 self.verified.put(token, Arc::clone(&claims));

@@ -144,7 +144,8 @@ async fn import(
     project: String,
     replace: bool,
 ) -> anyhow::Result<()> {
-    crate::domain::network::check_text(&project).map_err(|m| anyhow::anyhow!("--project: {m}"))?;
+    crate::domain::network::check_project_id(&project)
+        .map_err(|m| anyhow::anyhow!("--project: {m}"))?;
     let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let doc: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;

@@ -85,7 +85,7 @@ async fn race(url: &str) {
     let start = Arc::new(tokio::sync::Barrier::new(WRITERS));
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
-        let (mut writer, start) = (store.hold_writer(), start.clone());
+        let (mut writer, start) = (store.hold_writer(Default::default()), start.clone());
         tasks.push(tokio::spawn(async move {
             let holds: Vec<NewHold> = (0..HOLDS_PER_WRITER)
                 .map(|h| hold("RACE-1", w * HOLDS_PER_WRITER + h))

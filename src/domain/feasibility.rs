@@ -162,6 +162,11 @@ impl FeasibilityRequest {
                 invalid.add(format!("tags[{i}]"), m);
             }
         }
+        for (i, p) in self.projects.iter().flatten().enumerate() {
+            if let Err(m) = check_text(p) {
+                invalid.add(format!("projects[{i}]"), m);
+            }
+        }
         invalid.or_ok(FeasibilityParams {
             at,
             radius_m,

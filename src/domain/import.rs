@@ -5,9 +5,9 @@
 
 use super::Coord;
 use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
+use super::region_geometry::{parse_region_geometry, position};
 use super::validation::Invalid;
-use geo::{LineString, MultiPolygon, Polygon};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 /// What a file asks to store.
@@ -310,10 +310,12 @@ impl FeatureCheck<'_> {
 
     fn region(&mut self, geometry: &Value, props: &Map<String, Value>) -> Option<Region> {
         let before = self.invalid.0.len();
-        let area = match parse_area(geometry) {
+        let area = match parse_region_geometry(geometry) {
             Ok(a) => Some(a),
-            Err(m) => {
-                self.fail("geometry", m);
+            Err(problems) => {
+                for e in problems.0 {
+                    self.fail(&e.field, e.message);
+                }
                 None
             }
         };
@@ -353,85 +355,11 @@ impl FeatureCheck<'_> {
     }
 }
 
-/// `[lon, lat]` (a third value, altitude, is ignored).
-fn position(v: &Value) -> Option<(f64, f64)> {
-    let a = v.as_array()?;
-    if !(2..=3).contains(&a.len()) {
-        return None;
-    }
-    Some((a[0].as_f64()?, a[1].as_f64()?))
-}
-
-fn ring(v: &Value) -> Result<LineString<f64>, &'static str> {
-    let points = v.as_array().ok_or("a ring must be an array of positions")?;
-    let coords: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| {
-            let (lon, lat) = position(p).ok_or("a position must be [longitude, latitude]")?;
-            Coord::parse(lat, lon)
-                .map_err(|_| "a position lies outside [-180, 180] × [-90, 90]")?;
-            Ok((lon, lat))
-        })
-        .collect::<Result<_, &'static str>>()?;
-    if coords.len() < 4 {
-        return Err("a ring needs at least 4 positions");
-    }
-    if coords.first() != coords.last() {
-        return Err("a ring must end where it starts");
-    }
-    Ok(LineString::from(coords))
-}
-
-fn polygon(v: &Value) -> Result<Polygon<f64>, &'static str> {
-    let rings = v
-        .as_array()
-        .filter(|r| !r.is_empty())
-        .ok_or("a polygon must be an array of rings")?;
-    let mut rings = rings.iter().map(ring);
-    let exterior = rings.next().expect("non-empty")?;
-    let interiors = rings.collect::<Result<Vec<_>, _>>()?;
-    Ok(Polygon::new(exterior, interiors))
-}
-
-/// A GeoJSON Polygon or MultiPolygon geometry as an area.
-pub fn parse_area(geometry: &Value) -> Result<MultiPolygon<f64>, &'static str> {
-    let coords = geometry
-        .get("coordinates")
-        .ok_or("coordinates are required")?;
-    match geometry.get("type").and_then(Value::as_str) {
-        Some("Polygon") => Ok(MultiPolygon(vec![polygon(coords)?])),
-        Some("MultiPolygon") => {
-            let list = coords
-                .as_array()
-                .filter(|l| !l.is_empty())
-                .ok_or("a MultiPolygon needs polygons")?;
-            Ok(MultiPolygon(
-                list.iter().map(polygon).collect::<Result<_, _>>()?,
-            ))
-        }
-        _ => Err("a region must have a Polygon or MultiPolygon geometry"),
-    }
-}
-
-/// An area as a GeoJSON MultiPolygon geometry (how regions are stored).
-pub fn area_to_geojson(area: &MultiPolygon<f64>) -> Value {
-    let ring = |l: &LineString<f64>| -> Vec<[f64; 2]> { l.coords().map(|c| [c.x, c.y]).collect() };
-    let polys: Vec<Vec<Vec<[f64; 2]>>> = area
-        .0
-        .iter()
-        .map(|p| {
-            std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .map(ring)
-                .collect()
-        })
-        .collect();
-    json!({"type": "MultiPolygon", "coordinates": polys})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::region_geometry::{area_to_geojson, parse_area};
+    use serde_json::json;
 
     fn box_feature(props: Value) -> Value {
         json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.633, -23.5507]}, "properties": props})
@@ -503,5 +431,14 @@ mod tests {
     fn an_open_ring_is_refused() {
         let g = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]});
         assert!(parse_area(&g).is_err());
+    }
+
+    #[test]
+    fn a_region_feature_is_refused_at_its_ring() {
+        let doc = json!({"type": "FeatureCollection", "features": [
+            box_feature(json!({"kind": "box", "id": "A", "status": "deployed"})),
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]},
+             "properties": {"kind": "region", "id": "r", "tags": ["t"]}}]});
+        assert_eq!(fields(doc), ["features[1].geometry.coordinates[0]"]);
     }
 }

@@ -5,6 +5,7 @@ pub mod geodesy;
 pub mod import;
 pub mod network;
 pub mod ports;
+pub mod region_geometry;
 pub mod reservation;
 pub mod settings;
 pub mod validation;

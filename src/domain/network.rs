@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 /// The longest id, name or tag the service stores.
 pub const MAX_TEXT_LEN: usize = 200;
+/// The longest project id.
+pub const MAX_PROJECT_ID_LEN: usize = 64;
 /// The largest splitter the service accepts (ports per splitter).
 pub const MAX_PORTS: u32 = 1024;
 
@@ -218,6 +220,30 @@ pub fn check_text(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks a project id: 1 to [`MAX_PROJECT_ID_LEN`] ASCII letters, digits, `.`, `_` and
+/// `-`, starting with a letter or digit (so never the wildcard `*` of a token's projects).
+pub fn check_project_id(s: &str) -> Result<(), &'static str> {
+    if s == "*" {
+        return Err("must name one project: \"*\" (every project) is only for tokens");
+    }
+    if s.is_empty() {
+        return Err("must not be empty: give 1 to 64 letters, digits, '.', '_' or '-'");
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("may contain only ASCII letters, digits, '.', '_' and '-'");
+    }
+    if s.len() > MAX_PROJECT_ID_LEN {
+        return Err("must be at most 64 characters");
+    }
+    if !s.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("must start with a letter or digit");
+    }
+    Ok(())
+}
+
 /// Sorted, distinct tags.
 pub fn normalise_tags<I: IntoIterator<Item = S>, S: Into<String>>(tags: I) -> Vec<String> {
     let set: BTreeSet<String> = tags.into_iter().map(Into::into).collect();
@@ -261,6 +287,31 @@ mod tests {
         );
         let p = Ports::with_used_ports(8, &[5, 2]).unwrap();
         assert_eq!(Ports::from_text(8, &p.used_to_text()).unwrap(), p);
+    }
+
+    #[test]
+    fn a_project_id_is_letters_digits_dots_underscores_and_hyphens() {
+        for good in ["p1", "sp-centro.v2_1", "0", "A", &"a".repeat(64)] {
+            assert_eq!(check_project_id(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "*",
+            "",
+            "a b",
+            "a*",
+            "-p",
+            ".p",
+            "_p",
+            "são-paulo",
+            "p\0",
+            &"a".repeat(65),
+        ] {
+            assert!(check_project_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            check_project_id("-p"),
+            Err("must start with a letter or digit")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::extract::{Caller, read_body};
 use crate::auth::Scope;
 use crate::domain::import::{ImportMode, parse_collection};
 use crate::domain::network::BoxStatus;
-use crate::domain::network::check_text;
+use crate::domain::network::check_project_id;
 use crate::service::App;
 use crate::store::{BoxDetail, Counts, MovedHold};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -90,7 +90,7 @@ pub async fn import(
         .project
         .as_deref()
         .ok_or_else(|| ApiError::invalid("project", "is required"))?;
-    check_text(project).map_err(|m| ApiError::invalid("project", m))?;
+    check_project_id(project).map_err(|m| ApiError::invalid("project", m))?;
     caller.see(project, || format!("project {project:?}"))?;
     let mode = params.mode.unwrap_or_default();
     let limit = req.app_data::<ImportLimit>().map_or(256 << 20, |l| l.0);

@@ -61,6 +61,17 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
     ),
 ];
 
+/// A NUL in the path (404: no object has such an id) or in a query parameter (422 naming
+/// it): text no engine can store is refused here, before it reaches any handler.
+fn unstorable_text(req: &ServiceRequest) -> Option<ApiError> {
+    if percent_encoding::percent_decode_str(req.path()).any(|b| b == 0) {
+        return Some(ApiError::NotFound("the object".into()));
+    }
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| ApiError::invalid(&k.replace('\0', ""), "must not contain a NUL character"))
+}
+
 pub async fn around(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -75,7 +86,13 @@ pub async fn around(
     // hold personal data).
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
-    let mut res = if allowed {
+    let unstorable = unstorable_text(&req);
+    let mut res = if let (true, Some(refusal)) = (allowed, unstorable) {
+        let response = CURRENT_REQUEST_ID
+            .scope(id.clone(), async { refusal.error_response() })
+            .await;
+        req.into_response(response)
+    } else if allowed {
         CURRENT_REQUEST_ID
             .scope(id.clone(), next.call(req).instrument(span))
             .await?

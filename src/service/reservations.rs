@@ -7,6 +7,12 @@ use crate::domain::validation::Invalid;
 use crate::index::Query;
 use crate::store::{HoldOutcome, NewHold, SplitterRef, StoreError, TransitionError};
 
+/// How long an `Idempotency-Key` is kept (the contract asks for at least a day).
+pub const IDEMPOTENCY_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How long the change log keeps a change: replicas follow within seconds, and one away
+/// longer than this reloads everything.
+pub const CHANGES_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// Candidates tried, nearest first, when the nearest turns out to be full in the store.
 const CANDIDATES_TRIED: usize = 50;
 
@@ -86,6 +92,7 @@ impl App {
         };
         if let Some((key, hash)) = &idempotency
             && let Some(answer) = self.store.idempotent_answer(sub, key, hash).await?
+            && !self.holds.in_doubt(&answer)
         {
             return self.replayed(answer).await;
         }
@@ -192,8 +199,9 @@ impl App {
         }
     }
 
-    /// The expiry job: releases overdue pending reservations in batches, then forgets
-    /// idempotency keys older than a day. Returns how many were released.
+    /// The expiry job: releases overdue pending reservations in batches, then prunes what
+    /// only the machinery needs: idempotency keys after [`IDEMPOTENCY_KEPT`], the change
+    /// log after [`CHANGES_KEPT`]. Returns how many were released.
     pub async fn expire_overdue(&self) -> Result<usize, StoreError> {
         let result = self.expire_overdue_now().await;
         crate::metrics::expiry_run(result.is_ok(), *result.as_ref().unwrap_or(&0));
@@ -214,9 +222,11 @@ impl App {
                 break;
             }
         }
+        let now = crate::store::now();
         self.store
-            .prune_idempotency_keys(crate::store::now() - chrono::Duration::hours(24))
+            .prune_idempotency_keys(now - IDEMPOTENCY_KEPT)
             .await?;
+        self.store.prune_changes(now - CHANGES_KEPT).await?;
         if released > 0 {
             tracing::info!(released, "expired reservations released");
         }

@@ -33,6 +33,39 @@ impl Position {
             ..Self::default()
         }
     }
+
+    /// Advances `applied` over every version seen, and says whether a full reload is due:
+    /// when a hole stayed open longer than [`HOLE_PATIENCE`] (taken as rolled back, though
+    /// it might have hidden a change), or when versions not yet applied were pruned from
+    /// the log (`oldest_kept` is the oldest version it still has).
+    fn advance(&mut self, oldest_kept: Option<i64>, now: Instant) -> bool {
+        let mut reload = false;
+        if let Some(oldest) = oldest_kept
+            && oldest > self.applied + 1
+        {
+            self.applied = oldest - 1;
+            let applied = self.applied;
+            self.seen.retain(|&v| v > applied);
+            self.holes.retain(|&v, _| v > applied);
+            reload = true;
+        }
+        loop {
+            let next = self.applied + 1;
+            if self.seen.remove(&next) {
+                self.applied = next;
+                self.holes.remove(&next);
+            } else if self.seen.is_empty() {
+                break;
+            } else if now.duration_since(*self.holes.entry(next).or_insert(now)) > HOLE_PATIENCE {
+                self.applied = next;
+                self.holes.remove(&next);
+                reload = true;
+            } else {
+                break;
+            }
+        }
+        reload
+    }
 }
 
 impl App {
@@ -60,23 +93,12 @@ impl App {
         if changes.is_empty() {
             metrics::gauge!("replica_sync_lag_seconds").set(0.0);
         }
-        let mut reload = false;
-        loop {
-            let next = pos.applied + 1;
-            if pos.seen.remove(&next) {
-                pos.applied = next;
-                pos.holes.remove(&next);
-            } else if pos.seen.is_empty() {
-                break;
-            } else if pos.holes.entry(next).or_insert_with(Instant::now).elapsed() > HOLE_PATIENCE {
-                // Never committed: skip it, and reload everything in case it hid a change.
-                pos.applied = next;
-                pos.holes.remove(&next);
-                reload = true;
-            } else {
-                break;
-            }
-        }
+        // A gap before the first row read may be the log's pruning (see `expire_overdue`).
+        let oldest_kept = match changes.first() {
+            Some(c) if c.version > applied_before + 1 => self.store.oldest_change().await?,
+            _ => None,
+        };
+        let reload = pos.advance(oldest_kept, Instant::now());
         metrics::gauge!("replica_change_version").set(pos.applied as f64);
         drop(pos);
         if reload {
@@ -171,5 +193,57 @@ impl App {
                 tracing::warn!(error = %e, "cannot read the change log; retrying");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(pos: &mut Position, versions: &[i64]) {
+        pos.seen.extend(versions);
+    }
+
+    #[test]
+    fn versions_in_a_row_are_applied_without_a_reload() {
+        let mut pos = Position::at(3);
+        seen(&mut pos, &[4, 5, 6]);
+        assert!(!pos.advance(None, Instant::now()));
+        assert_eq!(pos.applied, 6);
+        assert!(pos.seen.is_empty() && pos.holes.is_empty());
+    }
+
+    #[test]
+    fn a_hole_waits_then_counts_as_rolled_back_and_reloads() {
+        let t0 = Instant::now();
+        let mut pos = Position::at(3);
+        seen(&mut pos, &[5, 6]);
+        assert!(!pos.advance(None, t0));
+        assert_eq!(pos.applied, 3, "4 may still commit");
+        // It commits within the patience: applied in order, no reload.
+        let mut late = Position::at(3);
+        seen(&mut late, &[5, 6]);
+        late.advance(None, t0);
+        seen(&mut late, &[4]);
+        assert!(!late.advance(None, t0 + Duration::from_secs(1)));
+        assert_eq!(late.applied, 6);
+        // It never does: skipped with a reload after the patience.
+        assert!(!pos.advance(None, t0 + HOLE_PATIENCE));
+        assert!(pos.advance(None, t0 + HOLE_PATIENCE + Duration::from_millis(1)));
+        assert_eq!(pos.applied, 6);
+        assert!(pos.holes.is_empty());
+    }
+
+    #[test]
+    fn versions_pruned_before_they_were_applied_jump_at_once_with_a_reload() {
+        let mut pos = Position::at(10);
+        seen(&mut pos, &[5000, 5001]);
+        assert!(pos.advance(Some(5000), Instant::now()));
+        assert_eq!(pos.applied, 5001);
+        // Nothing pruned that this replica needed: no reload.
+        let mut current = Position::at(10);
+        seen(&mut current, &[12]);
+        assert!(!current.advance(Some(3), Instant::now()));
+        assert_eq!(current.applied, 10);
     }
 }

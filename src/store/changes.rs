@@ -49,16 +49,28 @@ impl Store {
         Ok(rows)
     }
 
-    /// Forgets changes older than `before_us` (replicas only ever need the recent ones).
-    pub async fn prune_changes(&self, before_us: i64) -> Result<(), StoreError> {
-        on_pool!(self, write, |p| {
+    /// The oldest change the log still has.
+    pub async fn oldest_change(&self) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            sqlx::query_scalar("SELECT MIN(version) FROM changes")
+                .fetch_one(p)
+                .await?
+        }))
+    }
+
+    /// Forgets changes older than `before` (replicas only ever need the recent ones; one
+    /// that was away longer reloads everything); returns how many.
+    pub async fn prune_changes(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, write, |p| {
             sqlx::query("DELETE FROM changes WHERE created_at < $1")
-                .bind(before_us)
+                .bind(before.timestamp_micros())
                 .execute(p)
-                .await
-                .map(|_| ())
-        })?;
-        Ok(())
+                .await?
+                .rows_affected()
+        }))
     }
 
     /// A connection that hears this database's change notifications (PostgreSQL only).

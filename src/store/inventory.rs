@@ -6,10 +6,11 @@ use super::{
 };
 use crate::domain::Coord;
 use crate::domain::feasibility::ProjectScope;
-use crate::domain::import::{ImportBatch, ImportMode, area_to_geojson, parse_area};
+use crate::domain::import::{ImportBatch, ImportMode};
 use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports, region_tags_at};
 use crate::domain::network::{NetBox, Splitter};
 use crate::domain::ports::{Occupant, PortMove, PortRef, SplitterAfter, reconcile};
+use crate::domain::region_geometry::{area_to_geojson, parse_area};
 use crate::domain::validation::Invalid;
 use serde::Serialize;
 use serde_json::json;

@@ -21,7 +21,7 @@ pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, MovedHold, Spl
 pub use reservations::{
     HeldBatch, HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
 };
-pub use writer::HoldWriter;
+pub use writer::{HoldWriter, InDoubt};
 
 use sqlx::{PgPool, SqlitePool};
 use std::time::Duration;

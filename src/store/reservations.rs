@@ -388,6 +388,7 @@ impl HoldWriter {
         let keys: Vec<KeyOf> = holds.iter().filter_map(key_of).map(|(k, _)| k).collect();
         let store = &self.store;
         let wrote = &self.wrote;
+        let in_doubt = &self.in_doubt;
         wrote.store(false, Relaxed);
         macro_rules! in_transaction {
             ($tx:ident) => {{
@@ -645,7 +646,16 @@ impl HoldWriter {
             if versions.is_empty() && !held.is_empty() {
                 versions.push(record_change!(store, $tx, "splitters", subject));
             }
-            $tx.commit().await?;
+            if let Err(e) = $tx.commit().await {
+                // The commit may have happened all the same: these holds are answered as
+                // failed, so they must not stand.
+                let ids = outcomes.iter().filter_map(|o| match o {
+                    Some(HoldOutcome::Created(r)) => Some(r.id.clone()),
+                    _ => None,
+                });
+                in_doubt.lock().expect("not poisoned").extend(ids);
+                return Err(e.into());
+            }
             if !versions.is_empty() {
                 store.announce_changes();
             }
@@ -664,6 +674,42 @@ impl HoldWriter {
 }
 
 impl Store {
+    /// Releases holds whose creation was answered as an error though its commit may have
+    /// happened: each pending one is deleted with its idempotency key, as if never made
+    /// (its caller was told it failed). Returns the splitters whose ports were freed.
+    pub async fn release_in_doubt(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let mut read = in_list(
+                "SELECT splitter_id FROM reservations WHERE status = 'pending' AND id IN",
+                ids,
+            );
+            let mut freed: Vec<String> = read.build_query_scalar().fetch_all(&mut *tx).await?;
+            freed.sort();
+            freed.dedup();
+            in_list("DELETE FROM idempotency_keys WHERE reservation_id IN", ids)
+                .build()
+                .execute(&mut *tx)
+                .await?;
+            let mut delete = in_list("DELETE FROM reservations WHERE id IN", ids);
+            delete.push(" AND status = 'pending'");
+            delete.build().execute(&mut *tx).await?;
+            if !freed.is_empty() {
+                record_change!(
+                    self,
+                    tx,
+                    "splitters",
+                    splitters_subject(freed.iter().map(String::as_str))
+                );
+            }
+            self.commit_write(tx, !freed.is_empty()).await?;
+            Ok(freed)
+        })
+    }
+
     /// The stored answer to an `Idempotency-Key` of `sub`: a replay when `hash` matches the
     /// first request's, `KeyReused` when not; `None` for a new key.
     pub async fn idempotent_answer(

@@ -18,7 +18,15 @@ pub struct HoldWriter {
     pub(super) conn: Option<PgConnection>,
     /// Whether the batch under way has sent a write (until then it can be tried again).
     pub(super) wrote: AtomicBool,
+    /// Reservations of batches whose commit failed without saying whether it happened:
+    /// answered as errors, so released (see [`Store::release_in_doubt`]) once the database
+    /// answers again.
+    pub(super) in_doubt: InDoubt,
 }
+
+/// Reservations answered as errors that may nonetheless have been committed, shared by the
+/// lanes and the service (which never replays one of them for an `Idempotency-Key`).
+pub type InDoubt = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 /// Run once on each lane's connection: its prepared reads stay on their indexes whatever
 /// the statistics were when PostgreSQL planned them (see `reservations::held_ports_read`).
@@ -57,12 +65,13 @@ impl DerefMut for PgWrite<'_> {
 }
 
 impl Store {
-    /// A writer for one lane of holds.
-    pub fn hold_writer(&self) -> HoldWriter {
+    /// A writer for one lane of holds, recording its in-doubt holds in `in_doubt`.
+    pub fn hold_writer(&self, in_doubt: InDoubt) -> HoldWriter {
         HoldWriter {
             store: self.clone(),
             conn: None,
             wrote: AtomicBool::new(false),
+            in_doubt,
         }
     }
 }

@@ -411,3 +411,48 @@ pub fn free_of(r: &Reply, box_id: &str) -> Option<u64> {
         .find(|c| c["box_id"] == box_id)
         .and_then(|c| c["free_ports"].as_u64())
 }
+
+impl TestApp {
+    /// Runs a statement straight in the service's database (to make time pass, or look).
+    pub async fn sql(&self, sql: &str) {
+        let url = &self.config.database_url;
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+
+    /// The first column of the first row of a query straight in the database, as text.
+    pub async fn sql_text(&self, sql: &str) -> Option<String> {
+        let url = &self.config.database_url;
+        let wrapped = format!("SELECT CAST(({sql}) AS TEXT)");
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let v = sqlx::query_scalar(sqlx::AssertSqlSafe(wrapped))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            v
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let v = sqlx::query_scalar(sqlx::AssertSqlSafe(wrapped))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            v
+        }
+    }
+}

@@ -28,8 +28,10 @@ macro_rules! on_both_engines {
 
 mod auth;
 mod feasibility;
+mod import_validation;
 mod inventory;
 mod operations;
 mod plans_settings;
 mod port_accounting;
 mod reservations;
+mod unstorable_text;

@@ -1,6 +1,6 @@
 use crate::helpers::*;
 #[allow(unused_imports)]
-use serde_json::json;
+use serde_json::{Value, json};
 
 on_both_engines!(
     every_response_carries_a_request_id,
@@ -112,14 +112,9 @@ on_both_engines!(only_allowed_networks_may_call, |app: TestApp| async move {
     assert_eq!(app.get("/plans", &app.admin()).await.status, 200);
 });
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_is_503_and_the_service_recovers() {
-    // PostgreSQL behind a proxy the test can cut.
-    let Some(app) = spawn(Engine::Postgres).await else {
-        return;
-    };
-    let url = app.config.database_url.clone();
-    let parsed = url::Url::parse(&url).unwrap();
+/// The service restarted on its PostgreSQL database through a proxy the test can cut.
+async fn behind_proxy(app: TestApp) -> (TestApp, Proxy) {
+    let parsed = url::Url::parse(&app.config.database_url).unwrap();
     let target: std::net::SocketAddr = format!(
         "{}:{}",
         parsed.host_str().unwrap().replace("localhost", "127.0.0.1"),
@@ -136,9 +131,132 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
             c.database_url = through.to_string();
             c.db_acquire_timeout_s = 1;
         })
-        .await
-        .with_fixture()
         .await;
+    (app, proxy)
+}
+
+/// Reservations sent in a stream while the database goes away and comes back: afterwards
+/// the holds that stand are exactly those answered 201 (the others answered an error).
+/// PostgreSQL is cut at the network; SQLite is locked by another process.
+async fn holds_stand_only_for_their_201s(app: TestApp, engine: Engine) {
+    let (app, proxy) = match engine {
+        Engine::Postgres => {
+            let (app, proxy) = behind_proxy(app).await;
+            (app, Some(proxy))
+        }
+        Engine::Sqlite => (app, None),
+    };
+    let big = json!({"type": "FeatureCollection", "features": [box_feature("BIG", C, "deployed",
+        json!([attendance("BIG-S1", 1024, 0), attendance("BIG-S2", 1024, 0)]))]});
+    assert_eq!(app.import("big", "upsert", big).await.status, 200);
+    let admin = app.admin();
+    let mut sent = Vec::new();
+    for i in 0..120u64 {
+        let (client, base, token) = (app.client.clone(), app.base.clone(), admin.clone());
+        sent.push(tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(i * 25)).await;
+            let r = client
+                .post(format!("{base}/reservations"))
+                .bearer_auth(token)
+                .json(&reservation_body(json!({"box_id": "BIG"})))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body["id"].as_str().map(str::to_owned))
+        }));
+    }
+    // Cut a second into the stream, for about as long.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let lock = match (&proxy, engine) {
+        (Some(proxy), _) => {
+            proxy.cut();
+            tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+            proxy.restore();
+            None
+        }
+        (None, _) => {
+            // Another process holds SQLite's write lock past the service's busy timeout.
+            let path = app
+                .config
+                .database_url
+                .trim_start_matches("sqlite://")
+                .to_owned();
+            Some(std::thread::spawn(move || {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(6500));
+                conn.execute_batch("COMMIT").unwrap();
+            }))
+        }
+    };
+    let mut created = std::collections::BTreeSet::new();
+    let mut failed = 0;
+    for task in sent {
+        match task.await.unwrap() {
+            (201, Some(id)) => {
+                created.insert(id);
+            }
+            (status, _) => {
+                assert!(matches!(status, 409 | 503), "answered {status}");
+                failed += 1;
+            }
+        }
+    }
+    if let Some(lock) = lock {
+        lock.join().unwrap();
+    }
+    assert!(failed > 0, "the outage failed some requests");
+    assert!(!created.is_empty(), "some requests got through");
+    // Holds in doubt are released within 5 s of the database answering again.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let mut standing = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/reservations?box_id=BIG&limit=500&cursor={c}"),
+            None => "/reservations?box_id=BIG&limit=500".to_owned(),
+        };
+        let page = app.get(&path, &admin).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for r in page.body["items"].as_array().unwrap() {
+            assert_eq!(r["status"], "pending");
+            standing.insert(r["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(standing, created, "holds standing = holds answered 201");
+    let detail = app.get("/boxes/BIG", &admin).await.body;
+    let held: u64 = (0..2)
+        .map(|i| detail["splitters"][i]["holds"].as_u64().unwrap())
+        .sum();
+    assert_eq!(held as usize, created.len());
+}
+
+on_both_engines!(
+    a_request_answered_with_an_error_holds_nothing,
+    |app: TestApp| async move {
+        let engine = if app.config.database_url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        };
+        holds_stand_only_for_their_201s(app, engine).await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_503_and_the_service_recovers() {
+    // PostgreSQL behind a proxy the test can cut.
+    let Some(app) = spawn(Engine::Postgres).await else {
+        return;
+    };
+    let (app, proxy) = behind_proxy(app).await;
+    let app = app.with_fixture().await;
     let admin = app.admin();
     proxy.cut();
     let started = std::time::Instant::now();

@@ -775,3 +775,93 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    a_replay_answers_the_reservation_as_it_is_now_and_keeps_nothing_personal,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let token = app.token(&["reservations:write"], &["*"]);
+        let send = || {
+            let req = app
+                .client
+                .post(format!("{}/reservations", app.base))
+                .bearer_auth(&token)
+                .header("idempotency-key", "replay-key")
+                .json(&reservation_body(json!({"box_id": "B-D"})));
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, first) = send().await;
+        assert_eq!(status, 201);
+        let id = first["id"].as_str().unwrap().to_owned();
+        // What is kept for the key: the reservation's id and an HMAC, nothing personal.
+        let kept = app
+            .sql_text("SELECT reservation_id || ' ' || request_hmac FROM idempotency_keys")
+            .await
+            .unwrap();
+        assert!(kept.starts_with(&id), "{kept}");
+        for personal in ["Maria", "+55", "@example", "Rua"] {
+            assert!(!kept.contains(personal), "{kept}");
+        }
+        // Expired and erased: the replay answers 201 with the reservation as it is now.
+        app.sql(&format!(
+            "UPDATE reservations SET expires_at = 0 WHERE id = '{id}'"
+        ))
+        .await;
+        app.app.expire_overdue().await.unwrap();
+        let (status, replayed) = send().await;
+        assert_eq!(status, 201);
+        assert_eq!(
+            (
+                replayed["id"].as_str(),
+                replayed["status"].as_str(),
+                &replayed["customer"],
+                &replayed["address"]
+            ),
+            (
+                Some(id.as_str()),
+                Some("expired"),
+                &Value::Null,
+                &Value::Null
+            )
+        );
+    }
+);
+
+on_both_engines!(
+    the_expiry_job_prunes_the_change_log,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let count = || app.sql_text("SELECT COUNT(*) FROM changes");
+        let before: i64 = count().await.unwrap().parse().unwrap();
+        assert!(before >= 2, "the fixture's imports are logged");
+        // Two hours pass for the rows so far; one more change is recent.
+        app.sql("UPDATE changes SET created_at = created_at - 7200000000")
+            .await;
+        let r = app
+            .post(
+                "/reservations",
+                &app.admin(),
+                reservation_body(json!({"box_id": "B-D"})),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        app.app.expire_overdue().await.unwrap();
+        assert_eq!(
+            count().await.as_deref(),
+            Some("1"),
+            "only the recent change is kept"
+        );
+        // The service still follows: a later change reaches the index.
+        let r = app
+            .post(
+                "/reservations",
+                &app.admin(),
+                reservation_body(json!({"box_id": "B-D"})),
+            )
+            .await;
+        assert_eq!(r.body["port"], 2);
+    }
+);

@@ -26,18 +26,13 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Ready),
     (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
-    if app.is_stopping() {
-        return Err(ApiError::NotReady("the service is shutting down".into()));
-    }
-    if !app.index.is_loaded() {
-        return Err(ApiError::NotReady("the index is not loaded yet".into()));
-    }
-    if app.store.ping().await.is_err() {
-        return Err(ApiError::NotReady("the database does not answer".into()));
-    }
+    let boxes = app
+        .readiness()
+        .await
+        .map_err(|e| ApiError::NotReady(e.to_string()))?;
     Ok(HttpResponse::Ok().json(Ready {
         status: "ready",
-        boxes: app.index.len(),
+        boxes,
     }))
 }
 
@@ -47,9 +42,7 @@ pub async fn metrics(
     app: web::Data<App>,
     handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> HttpResponse {
-    let (idle, size) = app.store.pool_usage();
-    let ready = app.index.is_loaded() && !app.is_stopping();
-    crate::metrics::scrape_gauges(app.index.len(), app.index.memory_bytes(), ready, idle, size);
+    app.record_gauges();
     handle.run_upkeep();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

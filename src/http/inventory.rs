@@ -117,14 +117,15 @@ pub async fn get_box(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
-    let not_found = || ApiError::NotFound(format!("box {:?}", id.as_str()));
-    let b = app.store.box_detail(&id).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => not_found(),
-        other => other.into(),
-    })?;
-    if !caller.projects().allows(&b.project) {
-        return Err(not_found());
-    }
+    let b = app
+        .box_detail(&id, &caller.projects())
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ApiError::NotFound(format!("box {:?}", id.as_str()))
+            }
+            other => other.into(),
+        })?;
     Ok(HttpResponse::Ok().json(b))
 }
 
@@ -181,7 +182,7 @@ pub async fn boxes_in_bbox(
         Some(p) => caller.projects().narrow(Some(std::slice::from_ref(p))),
         None => caller.projects(),
     };
-    let boxes = app.store.boxes_in_bbox(bbox, &scope, limit + 1).await?;
+    let boxes = app.boxes_in_bbox(bbox, &scope, limit + 1).await?;
     let truncated = boxes.len() > limit;
     let features = boxes
         .into_iter()

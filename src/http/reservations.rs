@@ -3,9 +3,7 @@ use super::error::Problem;
 use super::extract::{BodyLimit, Caller, parse_json, read_body};
 use crate::auth::Scope;
 use crate::domain::reservation::Reservation;
-use crate::domain::reservation::{
-    ReservationRequest, Status, Transition, looks_like_code, valid_idempotency_key,
-};
+use crate::domain::reservation::{ReservationRequest, Status, Transition, valid_idempotency_key};
 use crate::service::{App, IdempotentRequest, ReserveError};
 use crate::store::{ReservationFilter, StoreError, TransitionError};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -95,24 +93,13 @@ pub async fn create(
     Ok(HttpResponse::build(status).json(reserved.reservation))
 }
 
-async fn visible(
-    app: &App,
-    caller: &Caller,
-    key: &str,
-) -> Result<crate::domain::reservation::Reservation, ApiError> {
-    let not_found = || ApiError::NotFound(format!("reservation {key:?}"));
-    let r = app
-        .store
-        .reservation(key, looks_like_code(key))
+async fn visible(app: &App, caller: &Caller, key: &str) -> Result<Reservation, ApiError> {
+    app.reservation(key, &caller.projects())
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => not_found(),
+            StoreError::NotFound => ApiError::NotFound(format!("reservation {key:?}")),
             other => other.into(),
-        })?;
-    if !caller.projects().allows(&r.project) {
-        return Err(not_found());
-    }
-    Ok(r)
+        })
 }
 
 /// `GET /reservations/{id or code}`
@@ -272,7 +259,6 @@ pub async fn list(
         after: params.cursor.as_deref().map(decode_cursor).transpose()?,
     };
     let mut items = app
-        .store
         .reservations(&filter, &caller.projects(), limit + 1)
         .await?;
     let next_cursor = if items.len() > limit {

@@ -16,9 +16,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod hold_queue;
+mod reads;
 mod refresh;
 mod reservations;
 mod sync;
+pub use reads::NotReady;
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 
 /// Why a feasibility question cannot be answered.

@@ -1,6 +1,7 @@
 //! `ApiError`: every failure the HTTP layer reports, each with a stable `code` and one
 //! status, rendered as `application/problem+json` (RFC 9457).
 
+use super::code::Code;
 use crate::auth::{Scope, TokenError};
 use crate::domain::validation::{FieldError, Invalid};
 use crate::store::StoreError;
@@ -28,15 +29,16 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A 409: `code` is one of the conflict rows of the table.
     #[error("{detail}")]
     Conflict {
-        code: &'static str,
+        code: Code,
         detail: String,
         reservations: Vec<serde_json::Value>,
     },
     /// A 422 with its own code (not a field validation).
     #[error("{detail}")]
-    Unprocessable { code: &'static str, detail: String },
+    Unprocessable { code: Code, detail: String },
     #[error("calls from this address are not allowed")]
     ForbiddenAddress,
     #[error("the database is unavailable; try again shortly")]
@@ -48,41 +50,23 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// This failure's row of the code table.
+    pub fn code(&self) -> Code {
         match self {
-            Self::MalformedJson(_) => "malformed_json",
-            Self::BadRequest(_) => "bad_request",
-            Self::Validation(_) => "validation_failed",
-            Self::Unauthenticated(TokenError::Expired) => "token_expired",
-            Self::Unauthenticated(TokenError::Invalid) => "invalid_credentials",
-            Self::InsufficientScope(_) => "insufficient_scope",
-            Self::ForbiddenAddress => "forbidden_address",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
-            Self::Unavailable => "service_unavailable",
-            Self::NotReady(_) => "not_ready",
-            Self::Internal(_) => "internal_error",
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            Self::MalformedJson(_) => "Malformed JSON",
-            Self::BadRequest(_) => "Bad request",
-            Self::Validation(_) => "Validation failed",
-            Self::Unauthenticated(_) => "Unauthenticated",
-            Self::InsufficientScope(_) => "Insufficient scope",
-            Self::ForbiddenAddress => "Forbidden address",
-            Self::NotFound(_) => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::PayloadTooLarge(_) => "Payload too large",
-            Self::Conflict { .. } => "Conflict",
-            Self::Unprocessable { .. } => "Unprocessable request",
-            Self::Unavailable => "Service unavailable",
-            Self::NotReady(_) => "Not ready",
-            Self::Internal(_) => "Internal error",
+            Self::MalformedJson(_) => Code::MalformedJson,
+            Self::BadRequest(_) => Code::BadRequest,
+            Self::Validation(_) => Code::ValidationFailed,
+            Self::Unauthenticated(TokenError::Expired) => Code::TokenExpired,
+            Self::Unauthenticated(TokenError::Invalid) => Code::InvalidCredentials,
+            Self::InsufficientScope(_) => Code::InsufficientScope,
+            Self::ForbiddenAddress => Code::ForbiddenAddress,
+            Self::NotFound(_) => Code::NotFound,
+            Self::MethodNotAllowed => Code::MethodNotAllowed,
+            Self::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
+            Self::Unavailable => Code::ServiceUnavailable,
+            Self::NotReady(_) => Code::NotReady,
+            Self::Internal(_) => Code::InternalError,
         }
     }
 
@@ -114,18 +98,7 @@ pub struct Problem<'a> {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope(_) | Self::ForbiddenAddress => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -134,11 +107,11 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?cause, "internal error");
         }
         let problem = Problem {
-            kind: format!("urn:problem:ftth-feasibility:{}", self.code()),
-            title: self.title(),
+            kind: format!("urn:problem:ftth-feasibility:{}", self.code().name()),
+            title: self.code().title(),
             status: status.as_u16(),
             detail: self.to_string(),
-            code: self.code(),
+            code: self.code().name(),
             errors: match self {
                 Self::Validation(invalid) => Some(&invalid.0),
                 _ => None,
@@ -174,7 +147,7 @@ impl From<StoreError> for ApiError {
                 detail,
                 reservations,
             } => Self::Conflict {
-                code: "ports_held",
+                code: Code::PortsHeld,
                 detail,
                 reservations,
             },

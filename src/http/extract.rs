@@ -191,7 +191,7 @@ mod tests {
             Err(ApiError::Validation(invalid)) => {
                 ("validation_failed", Some(invalid.0[0].field.clone()))
             }
-            Err(e) => (e.code(), None),
+            Err(e) => (e.code().name(), None),
         }
     }
 

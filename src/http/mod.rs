@@ -1,5 +1,6 @@
 //! The HTTP API: one router function used by the server and the tests.
 
+pub mod code;
 pub mod error;
 pub mod extract;
 mod feasibility;

@@ -1,4 +1,5 @@
 use super::ApiError;
+use super::code::Code;
 use super::error::Problem;
 use super::extract::{BodyLimit, Caller, parse_json, read_body};
 use crate::auth::Scope;
@@ -20,12 +21,12 @@ impl From<ReserveError> for ApiError {
             ReserveError::Invalid(invalid) => ApiError::Validation(invalid),
             ReserveError::UnknownPlan(id) => ApiError::NotFound(format!("plan {id:?}")),
             ReserveError::NotFeasible(reason) => ApiError::Conflict {
-                code: reason.as_str(),
+                code: reason.into(),
                 detail: format!("no port can be held here: {}", reason.as_str()),
                 reservations: Vec::new(),
             },
             ReserveError::KeyReused => ApiError::Unprocessable {
-                code: "idempotency_key_reused",
+                code: Code::IdempotencyKeyReused,
                 detail: "this Idempotency-Key was already used with another body".into(),
             },
             ReserveError::Store(e) => e.into(),
@@ -37,7 +38,7 @@ impl From<TransitionError> for ApiError {
     fn from(e: TransitionError) -> Self {
         match e {
             TransitionError::Invalid { .. } => ApiError::Conflict {
-                code: "invalid_transition",
+                code: Code::InvalidTransition,
                 detail: e.to_string(),
                 reservations: Vec::new(),
             },

@@ -23,29 +23,24 @@ pub fn splitters_of(subject: &str) -> Vec<String> {
     serde_json::from_str(subject).unwrap_or_default()
 }
 
-/// Adds a row to the change log on a write transaction's connection; returns its version.
-/// Commit with [`Store::commit_write`], which then wakes the other replicas.
-pub(crate) async fn change_row<DB: sqlx::Database>(
-    conn: &mut DB::Connection,
+/// The statement that adds a row to the change log, returning its version: run it with
+/// `fetch_one` on a write transaction (which gives the engine), and commit with
+/// [`Store::commit_write`], which then wakes the other replicas.
+pub(crate) fn change_row<DB: sqlx::Database>(
     kind: &str,
     subject: &str,
-) -> Result<i64, sqlx::Error>
+) -> sqlx::query::QueryScalar<'static, DB, i64, DB::Arguments>
 where
-    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'r> i64: sqlx::Decode<'r, DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    sqlx::query_scalar::<DB, i64>(
+    sqlx::query_scalar(
         "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version",
     )
     .bind(kind.to_owned())
     .bind(subject.to_owned())
     .bind(super::now().timestamp_micros())
-    .fetch_one(&mut *conn)
-    .await
 }
 
 impl Store {

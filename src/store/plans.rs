@@ -1,6 +1,7 @@
 //! Commercial plans.
 
-use super::{BeginWrite, Store, StoreError, on_pool, record_change, tags_from_text, tags_to_text};
+use super::changes::change_row;
+use super::{BeginWrite, Store, StoreError, on_pool, tags_from_text, tags_to_text};
 use crate::domain::network::Plan;
 use sqlx::Row;
 
@@ -43,7 +44,7 @@ impl Store {
             .bind(tags_to_text(&plan.tags))
             .execute(&mut *tx)
             .await?;
-            record_change!(self, tx, "plans", "");
+            change_row("plans", "").fetch_one(&mut *tx).await?;
             self.commit_write(tx, true).await?;
             Ok(!existed)
         })
@@ -61,7 +62,7 @@ impl Store {
             if done == 0 {
                 return Err(StoreError::NotFound);
             }
-            record_change!(self, tx, "plans", "");
+            change_row("plans", "").fetch_one(&mut *tx).await?;
             self.commit_write(tx, true).await?;
             Ok(())
         })

@@ -1,6 +1,7 @@
 //! Operator settings, one row.
 
-use super::{BeginWrite, Store, StoreError, on_pool, record_change};
+use super::changes::change_row;
+use super::{BeginWrite, Store, StoreError, on_pool};
 use crate::domain::settings::Settings;
 use sqlx::Row;
 
@@ -51,7 +52,7 @@ impl Store {
             .bind(s.reservation_ttl_s)
             .execute(&mut *tx)
             .await?;
-            record_change!(self, tx, "settings", "");
+            change_row("settings", "").fetch_one(&mut *tx).await?;
             self.commit_write(tx, true).await?;
             Ok(())
         })

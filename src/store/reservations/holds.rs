@@ -486,7 +486,11 @@ where
         })
         .collect();
     if versions.is_empty() && !held.is_empty() {
-        versions.push(change_row::<DB>(conn, "splitters", &subject).await?);
+        versions.push(
+            change_row("splitters", &subject)
+                .fetch_one(&mut *conn)
+                .await?,
+        );
     }
     let outcomes = outcomes
         .into_iter()
@@ -568,12 +572,10 @@ impl Store {
             delete.push(" AND status = 'pending'");
             delete.build().execute(&mut *tx).await?;
             if !freed.is_empty() {
-                record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    splitters_subject(freed.iter().map(String::as_str))
-                );
+                let subject = splitters_subject(freed.iter().map(String::as_str));
+                change_row("splitters", &subject)
+                    .fetch_one(&mut *tx)
+                    .await?;
             }
             self.commit_write(tx, !freed.is_empty()).await?;
             Ok(freed)

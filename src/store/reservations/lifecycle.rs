@@ -1,5 +1,6 @@
 //! Transitions of a reservation and the expiry of overdue ones.
 
+use super::super::changes::change_row;
 use super::*;
 
 /// Marks one pending reservation expired and erases its personal data (the engine follows
@@ -52,12 +53,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from)?;
-                record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    splitters_subject([r.splitter_id.as_str()])
-                );
+                let subject = splitters_subject([r.splitter_id.as_str()]);
+                change_row("splitters", &subject)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
                 self.commit_write(tx, true)
                     .await
                     .map_err(StoreError::from)?;
@@ -107,12 +107,11 @@ impl Store {
             }
             let freed = !next.occupies(false);
             if freed {
-                record_change!(
-                    self,
-                    tx,
-                    "splitters",
-                    splitters_subject([r.splitter_id.as_str()])
-                );
+                let subject = splitters_subject([r.splitter_id.as_str()]);
+                change_row("splitters", &subject)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
             }
             self.commit_write(tx, freed)
                 .await
@@ -166,7 +165,9 @@ impl Store {
             }
             if !freed.is_empty() {
                 let ids = freed.iter().map(|f| f.splitter_id.as_str());
-                record_change!(self, tx, "splitters", splitters_subject(ids));
+                change_row("splitters", &splitters_subject(ids))
+                    .fetch_one(&mut *tx)
+                    .await?;
             }
             self.commit_write(tx, !freed.is_empty()).await?;
             Ok(freed)

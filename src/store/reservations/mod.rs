@@ -18,7 +18,7 @@ use super::changes::splitters_subject;
 use super::writer::{self, HoldWriter, WriteTx};
 use super::{
     BeginWrite, Store, StoreError, in_list, occupying, on_pool, push_pairs, push_project_scope,
-    record_change, tags_from_text, tags_to_text,
+    tags_from_text, tags_to_text,
 };
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::network::{Ports, free_ports};

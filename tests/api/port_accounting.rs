@@ -213,3 +213,62 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    holds_racing_imports_never_share_a_port_with_the_inventory,
+    |app: TestApp| async move {
+        let race = |used: Vec<u32>| {
+            json!({"type": "FeatureCollection", "features": [box_feature("RACE", C, "deployed",
+                json!([{"id": "RACE-S1", "kind": "attendance", "ports": 64, "used_ports": used}]))]})
+        };
+        assert_eq!(app.import("race", "upsert", race(vec![])).await.status, 200);
+        let admin = app.admin();
+        let mut holds = Vec::new();
+        for i in 0..96u64 {
+            let (client, base, token) = (app.client.clone(), app.base.clone(), admin.clone());
+            holds.push(tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(i * 3)).await;
+                let r = client
+                    .post(format!("{base}/reservations"))
+                    .bearer_auth(token)
+                    .json(&reservation_body(json!({"box_id": "RACE"})))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status().as_u16()
+            }));
+        }
+        // Meanwhile the inventory marks low ports used, then frees them, again and again.
+        for k in 0..24u32 {
+            let used: Vec<u32> = if k % 2 == 0 {
+                (1..=8).collect()
+            } else {
+                vec![]
+            };
+            let r = app.import("race", "upsert", race(used)).await;
+            assert!(matches!(r.status.as_u16(), 200 | 409), "{}", r.body);
+        }
+        let mut created = 0;
+        for h in holds {
+            let status = h.await.unwrap();
+            assert!(matches!(status, 201 | 409), "answered {status}");
+            created += usize::from(status == 201);
+        }
+        // The last file marks 1..=8 used once more.
+        let r = app.import("race", "upsert", race((1..=8).collect())).await;
+        assert!(matches!(r.status.as_u16(), 200 | 409), "{}", r.body);
+        let s = splitter(&app, "RACE", 0).await;
+        let used: Vec<u64> = serde_json::from_value(s["used_ports"].clone()).unwrap();
+        let held: Vec<u64> = serde_json::from_value(s["held_ports"].clone()).unwrap();
+        assert_eq!(held.len(), created, "{s}");
+        assert!(
+            held.iter().all(|p| !used.contains(p)),
+            "a held port is used: {s}"
+        );
+        assert_eq!(
+            used.len() + held.len() + s["free"].as_u64().unwrap() as usize,
+            64,
+            "{s}"
+        );
+    }
+);

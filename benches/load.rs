@@ -38,6 +38,11 @@ async fn filled(url: &str, n: usize) -> Store {
 }
 
 fn bench(c: &mut Criterion) {
+    // `RUST_LOG=ftth_feasibility=debug` shows where an import's time goes.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let n = boxes();
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ use super::Coord;
 use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
 use super::region_geometry::{parse_region_geometry, position};
 use super::validation::Invalid;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
@@ -40,6 +41,17 @@ pub enum ImportMode {
     Replace,
 }
 
+/// Why a file cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Not JSON: a syntax error, or the body ends early.
+    #[error("malformed JSON: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// JSON, but not a valid FeatureCollection: every problem, named by field.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
 /// Parses a whole FeatureCollection; any bad feature refuses the whole file.
 pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
     let mut invalid = Invalid::default();
@@ -50,18 +62,303 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
         invalid.add("features", "must be an array of features");
         return Err(invalid);
     };
-    let mut batch = ImportBatch::default();
-    let mut box_ids = HashSet::new();
-    let mut splitter_ids = HashSet::new();
-    let mut region_ids = HashSet::new();
+    let mut c = Collector::new(Pass::Exact { keep: true });
     for (i, feature) in features.iter().enumerate() {
+        c.feature(i, feature);
+    }
+    invalid.0.append(&mut c.invalid.0);
+    invalid.or_ok(c.batch)
+}
+
+/// Reads a FeatureCollection from JSON text as [`parse_collection`] does, without building
+/// the whole document in memory: each feature is parsed, checked, turned into its box or
+/// region and dropped before the next is read. What it holds beyond the text is the batch
+/// itself (a parsed JSON document takes about ten times the text's size).
+///
+/// A valid file is read once. The first pass keeps no sets of ids: it checks for
+/// duplicates on the batch at the end, and at the first problem it only reads on. A file
+/// with any problem is then read again feature by feature exactly as [`parse_collection`]
+/// reads it (duplicate ids are named at their feature, a bad first copy included), so
+/// that the errors, and their order, are the same whichever way a file came.
+pub fn read_collection(text: &[u8]) -> Result<ImportBatch, ReadError> {
+    if let Some(batch) = read_pass(text, Pass::Fast)?.into_batch() {
+        return Ok(batch);
+    }
+    let read = read_pass(text, Pass::Exact { keep: false })?;
+    let mut invalid = read.invalid;
+    if invalid.is_empty() {
+        // Cannot happen: every problem the first pass stops at is one this pass reports.
+        invalid.add("features", "could not be read");
+    }
+    Err(ReadError::Invalid(invalid))
+}
+
+/// How a pass over the features checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Builds the batch, no id sets; gives up at the first problem.
+    Fast,
+    /// The reference rules: every problem named; `keep`: also build the batch.
+    Exact { keep: bool },
+}
+
+/// What one pass over a document found.
+struct DocumentRead {
+    pass: Pass,
+    invalid: Invalid,
+    batch: ImportBatch,
+}
+
+impl DocumentRead {
+    /// The batch, when the pass found it valid.
+    fn into_batch(self) -> Option<ImportBatch> {
+        if !self.invalid.is_empty() {
+            return None;
+        }
+        if self.pass == Pass::Fast && has_duplicates(&self.batch) {
+            return None;
+        }
+        Some(self.batch)
+    }
+}
+
+/// Whether two boxes, two splitters or two regions of the batch share an id.
+fn has_duplicates(batch: &ImportBatch) -> bool {
+    let mut boxes = HashSet::with_capacity(batch.boxes.len());
+    let mut splitters = HashSet::with_capacity(batch.boxes.len() * 2);
+    for (_, b) in &batch.boxes {
+        if !boxes.insert(b.id.as_str()) {
+            return true;
+        }
+        for s in &b.splitters {
+            if !splitters.insert(s.id.as_str()) {
+                return true;
+            }
+        }
+    }
+    let mut regions = HashSet::with_capacity(batch.regions.len());
+    !batch
+        .regions
+        .iter()
+        .all(|(_, r)| regions.insert(r.id.as_str()))
+}
+
+fn read_pass(text: &[u8], pass: Pass) -> Result<DocumentRead, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let read = serde::Deserializer::deserialize_any(&mut de, DocumentVisitor(pass))?;
+    de.end()?;
+    Ok(read)
+}
+
+/// The top level of a document: `type` and `features` read, anything else skipped.
+struct DocumentVisitor(Pass);
+
+impl DocumentVisitor {
+    /// Neither a `type` nor `features`: the document is not an object.
+    fn not_an_object(self) -> DocumentRead {
+        let mut invalid = Invalid::default();
+        invalid.add("type", "must be \"FeatureCollection\"");
+        invalid.add("features", "must be an array of features");
+        DocumentRead {
+            pass: self.0,
+            invalid,
+            batch: ImportBatch::default(),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = DocumentRead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a GeoJSON FeatureCollection")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DocumentRead, A::Error> {
+        // As in a parsed document, a repeated member counts once: its last value.
+        let mut is_collection = false;
+        let mut features: Option<Option<Collector>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => {
+                    is_collection =
+                        map.next_value::<Value>()?.as_str() == Some("FeatureCollection");
+                }
+                "features" => {
+                    // The previous value's batch goes before the next is read.
+                    drop(features.take());
+                    features = Some(map.next_value_seed(FeaturesSeed(self.0))?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let mut invalid = Invalid::default();
+        if !is_collection {
+            invalid.add("type", "must be \"FeatureCollection\"");
+        }
+        let batch = match features.flatten() {
+            Some(mut c) => {
+                invalid.0.append(&mut c.invalid.0);
+                c.batch
+            }
+            None => {
+                invalid.add("features", "must be an array of features");
+                ImportBatch::default()
+            }
+        };
+        Ok(DocumentRead {
+            pass: self.0,
+            invalid,
+            batch,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DocumentRead, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.not_an_object())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+
+    fn visit_unit<E>(self) -> Result<DocumentRead, E> {
+        Ok(self.not_an_object())
+    }
+}
+
+/// The `features` member: the features checked one by one when it is an array, `None`
+/// when it is anything else.
+struct FeaturesSeed(Pass);
+
+impl<'de> DeserializeSeed<'de> for FeaturesSeed {
+    type Value = Option<Collector>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FeaturesSeed {
+    type Value = Option<Collector>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of features")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut c = Collector::new(self.0);
+        let mut i = 0;
+        loop {
+            if c.gave_up() {
+                // Only the syntax matters now: the exact pass names the problems.
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    break;
+                }
+            } else {
+                match seq.next_element::<Value>()? {
+                    Some(feature) => c.feature(i, &feature),
+                    None => break,
+                }
+            }
+            i += 1;
+        }
+        Ok(Some(c))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Ids already used in the file, by kind (the exact pass).
+#[derive(Default)]
+struct SeenIds {
+    boxes: HashSet<String>,
+    splitters: HashSet<String>,
+    regions: HashSet<String>,
+}
+
+/// Features checked one at a time, in file order, into a batch and a list of problems.
+struct Collector {
+    pass: Pass,
+    batch: ImportBatch,
+    invalid: Invalid,
+    /// The exact pass's duplicate checks (the fast pass checks the batch at the end).
+    seen: Option<SeenIds>,
+}
+
+impl Collector {
+    fn new(pass: Pass) -> Self {
+        Self {
+            pass,
+            batch: ImportBatch::default(),
+            invalid: Invalid::default(),
+            seen: matches!(pass, Pass::Exact { .. }).then(SeenIds::default),
+        }
+    }
+
+    /// The fast pass stops checking at the first problem (and frees its batch).
+    fn gave_up(&self) -> bool {
+        self.pass == Pass::Fast && !self.invalid.is_empty()
+    }
+
+    fn keep(&self) -> bool {
+        !matches!(self.pass, Pass::Exact { keep: false }) && !self.gave_up()
+    }
+
+    /// Checks feature `i` and, when it is valid, adds its box or region to the batch.
+    fn feature(&mut self, i: usize, feature: &Value) {
         let mut f = FeatureCheck {
-            at: format!("features[{i}]"),
-            invalid: &mut invalid,
+            index: i,
+            invalid: &mut self.invalid,
         };
         let Some(obj) = feature.as_object() else {
             f.fail("", "must be a GeoJSON Feature object");
-            continue;
+            return self.after_feature();
         };
         if obj.get("type").and_then(Value::as_str) != Some("Feature") {
             f.fail("type", "must be \"Feature\"");
@@ -77,57 +374,66 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
         let geometry = obj.get("geometry").unwrap_or(&Value::Null);
         match props.get("kind").and_then(Value::as_str) {
             Some("box") => {
-                // Duplicates are checked on the raw ids, so a bad first copy still counts.
-                if let Some(id) = props.get("id").and_then(Value::as_str)
-                    && !box_ids.insert(id.to_owned())
-                {
-                    f.fail("properties.id", "is used by another box of this file");
-                }
-                let raw_splitters = props
-                    .get("splitters")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                for (j, s) in raw_splitters.iter().enumerate() {
-                    if let Some(id) = s.get("id").and_then(Value::as_str)
-                        && !splitter_ids.insert(id.to_owned())
+                if let Some(seen) = &mut self.seen {
+                    // Duplicates are checked on the raw ids, so a bad first copy still counts.
+                    if let Some(id) = props.get("id").and_then(Value::as_str)
+                        && !seen.boxes.insert(id.to_owned())
                     {
-                        let field = format!("properties.splitters[{j}].id");
-                        f.fail(&field, "is used by another splitter of this file");
+                        f.fail("properties.id", "is used by another box of this file");
+                    }
+                    let raw_splitters = props
+                        .get("splitters")
+                        .and_then(Value::as_array)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    for (j, s) in raw_splitters.iter().enumerate() {
+                        if let Some(id) = s.get("id").and_then(Value::as_str)
+                            && !seen.splitters.insert(id.to_owned())
+                        {
+                            let field = format!("properties.splitters[{j}].id");
+                            f.fail(&field, "is used by another splitter of this file");
+                        }
                     }
                 }
                 if let Some(b) = f.net_box(geometry, props) {
-                    batch.boxes.push((i, b));
+                    self.batch.boxes.push((i, b));
                 }
             }
             Some("region") => {
-                if let Some(id) = props.get("id").and_then(Value::as_str)
-                    && !region_ids.insert(id.to_owned())
+                if let Some(seen) = &mut self.seen
+                    && let Some(id) = props.get("id").and_then(Value::as_str)
+                    && !seen.regions.insert(id.to_owned())
                 {
                     f.fail("properties.id", "is used by another region of this file");
                 }
                 if let Some(r) = f.region(geometry, props) {
-                    batch.regions.push((i, r));
+                    self.batch.regions.push((i, r));
                 }
             }
             _ => f.fail("properties.kind", "must be \"box\" or \"region\""),
         }
+        self.after_feature();
     }
-    invalid.or_ok(batch)
+
+    fn after_feature(&mut self) {
+        if !self.keep() {
+            self.batch = ImportBatch::default();
+        }
+    }
 }
 
-/// The checks of one feature, naming fields below `at`.
+/// The checks of one feature, naming fields below `features[index]`.
 struct FeatureCheck<'a> {
-    at: String,
+    index: usize,
     invalid: &'a mut Invalid,
 }
 
 impl FeatureCheck<'_> {
     fn fail(&mut self, field: &str, message: impl ToString) {
         let name = if field.is_empty() {
-            self.at.clone()
+            format!("features[{}]", self.index)
         } else {
-            format!("{}.{field}", self.at)
+            format!("features[{}].{field}", self.index)
         };
         self.invalid.add(name, message);
     }
@@ -365,13 +671,14 @@ mod tests {
         json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.633, -23.5507]}, "properties": props})
     }
 
+    /// The fields refused, the same whether the file is parsed whole or read as text.
     fn fields(doc: Value) -> Vec<String> {
-        parse_collection(&doc)
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
+        let whole = parse_collection(&doc).unwrap_err();
+        match read_collection(doc.to_string().as_bytes()) {
+            Err(ReadError::Invalid(read)) => assert_eq!(read, whole),
+            other => panic!("read as text: {other:?}"),
+        }
+        whole.0.into_iter().map(|e| e.field).collect()
     }
 
     #[test]
@@ -384,6 +691,7 @@ mod tests {
              "properties": {"kind": "region", "id": "centro", "tags": ["centro", "b", "centro"]}}
         ]});
         let batch = parse_collection(&doc).unwrap();
+        assert_eq!(read_collection(doc.to_string().as_bytes()).unwrap(), batch);
         assert_eq!(batch.boxes[0].1.name, "CTO-1");
         assert_eq!(batch.boxes[0].1.splitters[0].ports.used(), &[1, 2, 3]);
         assert_eq!(batch.boxes[0].1.splitters[1].ports.used(), &[4]);
@@ -440,5 +748,86 @@ mod tests {
             {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]},
              "properties": {"kind": "region", "id": "r", "tags": ["t"]}}]});
         assert_eq!(fields(doc), ["features[1].geometry.coordinates[0]"]);
+    }
+
+    #[test]
+    fn a_repeated_id_is_named_at_each_later_copy_even_after_a_bad_first_copy() {
+        let splitter = |id: &str| json!({"id": id, "kind": "attendance", "ports": 8});
+        let doc = json!({"type": "FeatureCollection", "features": [
+            box_feature(json!({"kind": "box", "id": "A", "status": "built", "splitters": [splitter("S")]})),
+            box_feature(json!({"kind": "box", "id": "A", "status": "deployed", "splitters": [splitter("S")]})),
+            box_feature(json!({"kind": "box", "id": "B", "status": "deployed",
+                "splitters": [splitter("T"), splitter("T")]})),
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+             "properties": {"kind": "region", "id": "A", "tags": ["t"]}},
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+             "properties": {"kind": "region", "id": "A", "tags": ["t"]}},
+        ]});
+        assert_eq!(
+            fields(doc),
+            [
+                "features[0].properties.status",
+                "features[1].properties.id",
+                "features[1].properties.splitters[0].id",
+                "features[2].properties.splitters[1].id",
+                "features[4].properties.id",
+            ]
+        );
+    }
+
+    #[test]
+    fn valid_features_that_share_an_id_are_refused_when_read_as_text() {
+        let doc = json!({"type": "FeatureCollection", "features": [
+            box_feature(json!({"kind": "box", "id": "A", "status": "deployed"})),
+            box_feature(json!({"kind": "box", "id": "A", "status": "deployed"})),
+        ]});
+        assert_eq!(fields(doc), ["features[1].properties.id"]);
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_collection_is_named_as_a_whole() {
+        for doc in [
+            json!([]),
+            json!(null),
+            json!("x"),
+            json!({"type": "FeatureCollection"}),
+            json!({"type": "Feature", "features": {}}),
+        ] {
+            let expected: &[&str] =
+                if doc.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
+                    &["features"]
+                } else {
+                    &["type", "features"]
+                };
+            assert_eq!(fields(doc.clone()), expected, "{doc}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_malformed_even_after_a_bad_feature() {
+        for text in [
+            r#"{"type": "FeatureCollection", "features": ["#,
+            r#"{"type": "FeatureCollection", "features": [{"type": "Feature"}, {"#,
+            r#"{"type": "FeatureCollection", "features": []} x"#,
+            "",
+        ] {
+            assert!(
+                matches!(
+                    read_collection(text.as_bytes()),
+                    Err(ReadError::Malformed(_))
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_member_counts_with_its_last_value_as_when_parsed_whole() {
+        let text = r#"{"type": "Feature", "features": [1], "type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
+                          "properties": {"kind": "box", "id": "A", "status": "deployed"}}]}"#;
+        let whole = parse_collection(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(read_collection(text.as_bytes()).unwrap(), whole);
+        assert_eq!(whole.boxes.len(), 1);
     }
 }

@@ -2,7 +2,7 @@ use super::ApiError;
 use super::error::Problem;
 use super::extract::{Caller, read_body};
 use crate::auth::Scope;
-use crate::domain::import::{ImportMode, parse_collection};
+use crate::domain::import::{ImportMode, ReadError, read_collection};
 use crate::domain::network::BoxStatus;
 use crate::domain::network::check_project_id;
 use crate::service::App;
@@ -95,10 +95,18 @@ pub async fn import(
     let mode = params.mode.unwrap_or_default();
     let limit = req.app_data::<ImportLimit>().map_or(256 << 20, |l| l.0);
     let bytes = read_body(&req, &mut payload, limit).await?;
-    let doc: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let batch = parse_collection(&doc)?;
-    let outcome = app.import(project, &batch, mode).await?;
+    // Reading a large file is seconds of CPU: not on the threads that answer requests.
+    let batch = web::block(move || read_collection(&bytes))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| match e {
+            ReadError::Malformed(e) => ApiError::MalformedJson(e.to_string()),
+            ReadError::Invalid(invalid) => ApiError::Validation(invalid),
+        })?;
+    let outcome = app.import(project, &batch, mode).await;
+    // Freeing a million boxes' strings takes a while too.
+    tokio::task::spawn_blocking(move || drop(batch));
+    let outcome = outcome?;
     Ok(HttpResponse::Ok().json(ImportResponse {
         project: project.to_owned(),
         mode,

@@ -7,9 +7,11 @@ use super::Coord;
 use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
 use super::region_geometry::{parse_region_geometry, position};
 use super::validation::Invalid;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+
+mod text;
+pub use text::{ReadError, read_collection};
 
 /// What a file asks to store.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,17 +43,6 @@ pub enum ImportMode {
     Replace,
 }
 
-/// Why a file cannot be imported.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// Not JSON: a syntax error, or the body ends early.
-    #[error("malformed JSON: {0}")]
-    Malformed(#[from] serde_json::Error),
-    /// JSON, but not a valid FeatureCollection: every problem, named by field.
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-}
-
 /// Parses a whole FeatureCollection; any bad feature refuses the whole file.
 pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
     let mut invalid = Invalid::default();
@@ -62,7 +53,7 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
         invalid.add("features", "must be an array of features");
         return Err(invalid);
     };
-    let mut c = Collector::new(Pass::Exact { keep: true });
+    let mut c = Collector::default();
     for (i, feature) in features.iter().enumerate() {
         c.feature(i, feature);
     }
@@ -70,251 +61,7 @@ pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
     invalid.or_ok(c.batch)
 }
 
-/// Reads a FeatureCollection from JSON text as [`parse_collection`] does, without building
-/// the whole document in memory: each feature is parsed, checked, turned into its box or
-/// region and dropped before the next is read. What it holds beyond the text is the batch
-/// itself (a parsed JSON document takes about ten times the text's size).
-///
-/// A valid file is read once. The first pass keeps no sets of ids: it checks for
-/// duplicates on the batch at the end, and at the first problem it only reads on. A file
-/// with any problem is then read again feature by feature exactly as [`parse_collection`]
-/// reads it (duplicate ids are named at their feature, a bad first copy included), so
-/// that the errors, and their order, are the same whichever way a file came.
-pub fn read_collection(text: &[u8]) -> Result<ImportBatch, ReadError> {
-    if let Some(batch) = read_pass(text, Pass::Fast)?.into_batch() {
-        return Ok(batch);
-    }
-    let read = read_pass(text, Pass::Exact { keep: false })?;
-    let mut invalid = read.invalid;
-    if invalid.is_empty() {
-        // Cannot happen: every problem the first pass stops at is one this pass reports.
-        invalid.add("features", "could not be read");
-    }
-    Err(ReadError::Invalid(invalid))
-}
-
-/// How a pass over the features checks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    /// Builds the batch, no id sets; gives up at the first problem.
-    Fast,
-    /// The reference rules: every problem named; `keep`: also build the batch.
-    Exact { keep: bool },
-}
-
-/// What one pass over a document found.
-struct DocumentRead {
-    pass: Pass,
-    invalid: Invalid,
-    batch: ImportBatch,
-}
-
-impl DocumentRead {
-    /// The batch, when the pass found it valid.
-    fn into_batch(self) -> Option<ImportBatch> {
-        if !self.invalid.is_empty() {
-            return None;
-        }
-        if self.pass == Pass::Fast && has_duplicates(&self.batch) {
-            return None;
-        }
-        Some(self.batch)
-    }
-}
-
-/// Whether two boxes, two splitters or two regions of the batch share an id.
-fn has_duplicates(batch: &ImportBatch) -> bool {
-    let mut boxes = HashSet::with_capacity(batch.boxes.len());
-    let mut splitters = HashSet::with_capacity(batch.boxes.len() * 2);
-    for (_, b) in &batch.boxes {
-        if !boxes.insert(b.id.as_str()) {
-            return true;
-        }
-        for s in &b.splitters {
-            if !splitters.insert(s.id.as_str()) {
-                return true;
-            }
-        }
-    }
-    let mut regions = HashSet::with_capacity(batch.regions.len());
-    !batch
-        .regions
-        .iter()
-        .all(|(_, r)| regions.insert(r.id.as_str()))
-}
-
-fn read_pass(text: &[u8], pass: Pass) -> Result<DocumentRead, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let read = serde::Deserializer::deserialize_any(&mut de, DocumentVisitor(pass))?;
-    de.end()?;
-    Ok(read)
-}
-
-/// The top level of a document: `type` and `features` read, anything else skipped.
-struct DocumentVisitor(Pass);
-
-impl DocumentVisitor {
-    /// Neither a `type` nor `features`: the document is not an object.
-    fn not_an_object(self) -> DocumentRead {
-        let mut invalid = Invalid::default();
-        invalid.add("type", "must be \"FeatureCollection\"");
-        invalid.add("features", "must be an array of features");
-        DocumentRead {
-            pass: self.0,
-            invalid,
-            batch: ImportBatch::default(),
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = DocumentRead;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a GeoJSON FeatureCollection")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DocumentRead, A::Error> {
-        // As in a parsed document, a repeated member counts once: its last value.
-        let mut is_collection = false;
-        let mut features: Option<Option<Collector>> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "type" => {
-                    is_collection =
-                        map.next_value::<Value>()?.as_str() == Some("FeatureCollection");
-                }
-                "features" => {
-                    // The previous value's batch goes before the next is read.
-                    drop(features.take());
-                    features = Some(map.next_value_seed(FeaturesSeed(self.0))?);
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        let mut invalid = Invalid::default();
-        if !is_collection {
-            invalid.add("type", "must be \"FeatureCollection\"");
-        }
-        let batch = match features.flatten() {
-            Some(mut c) => {
-                invalid.0.append(&mut c.invalid.0);
-                c.batch
-            }
-            None => {
-                invalid.add("features", "must be an array of features");
-                ImportBatch::default()
-            }
-        };
-        Ok(DocumentRead {
-            pass: self.0,
-            invalid,
-            batch,
-        })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DocumentRead, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(self.not_an_object())
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-
-    fn visit_unit<E>(self) -> Result<DocumentRead, E> {
-        Ok(self.not_an_object())
-    }
-}
-
-/// The `features` member: the features checked one by one when it is an array, `None`
-/// when it is anything else.
-struct FeaturesSeed(Pass);
-
-impl<'de> DeserializeSeed<'de> for FeaturesSeed {
-    type Value = Option<Collector>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FeaturesSeed {
-    type Value = Option<Collector>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of features")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut c = Collector::new(self.0);
-        let mut i = 0;
-        loop {
-            if c.gave_up() {
-                // Only the syntax matters now: the exact pass names the problems.
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    break;
-                }
-            } else {
-                match seq.next_element::<Value>()? {
-                    Some(feature) => c.feature(i, &feature),
-                    None => break,
-                }
-            }
-            i += 1;
-        }
-        Ok(Some(c))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// Ids already used in the file, by kind (the exact pass).
+/// Ids already used in the file, by kind.
 #[derive(Default)]
 struct SeenIds {
     boxes: HashSet<String>,
@@ -323,33 +70,14 @@ struct SeenIds {
 }
 
 /// Features checked one at a time, in file order, into a batch and a list of problems.
+#[derive(Default)]
 struct Collector {
-    pass: Pass,
     batch: ImportBatch,
     invalid: Invalid,
-    /// The exact pass's duplicate checks (the fast pass checks the batch at the end).
-    seen: Option<SeenIds>,
+    seen: SeenIds,
 }
 
 impl Collector {
-    fn new(pass: Pass) -> Self {
-        Self {
-            pass,
-            batch: ImportBatch::default(),
-            invalid: Invalid::default(),
-            seen: matches!(pass, Pass::Exact { .. }).then(SeenIds::default),
-        }
-    }
-
-    /// The fast pass stops checking at the first problem (and frees its batch).
-    fn gave_up(&self) -> bool {
-        self.pass == Pass::Fast && !self.invalid.is_empty()
-    }
-
-    fn keep(&self) -> bool {
-        !matches!(self.pass, Pass::Exact { keep: false }) && !self.gave_up()
-    }
-
     /// Checks feature `i` and, when it is valid, adds its box or region to the batch.
     fn feature(&mut self, i: usize, feature: &Value) {
         let mut f = FeatureCheck {
@@ -358,7 +86,7 @@ impl Collector {
         };
         let Some(obj) = feature.as_object() else {
             f.fail("", "must be a GeoJSON Feature object");
-            return self.after_feature();
+            return;
         };
         if obj.get("type").and_then(Value::as_str) != Some("Feature") {
             f.fail("type", "must be \"Feature\"");
@@ -374,25 +102,24 @@ impl Collector {
         let geometry = obj.get("geometry").unwrap_or(&Value::Null);
         match props.get("kind").and_then(Value::as_str) {
             Some("box") => {
-                if let Some(seen) = &mut self.seen {
-                    // Duplicates are checked on the raw ids, so a bad first copy still counts.
-                    if let Some(id) = props.get("id").and_then(Value::as_str)
-                        && !seen.boxes.insert(id.to_owned())
+                let seen = &mut self.seen;
+                // Duplicates are checked on the raw ids, so a bad first copy still counts.
+                if let Some(id) = props.get("id").and_then(Value::as_str)
+                    && !seen.boxes.insert(id.to_owned())
+                {
+                    f.fail("properties.id", "is used by another box of this file");
+                }
+                let raw_splitters = props
+                    .get("splitters")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for (j, s) in raw_splitters.iter().enumerate() {
+                    if let Some(id) = s.get("id").and_then(Value::as_str)
+                        && !seen.splitters.insert(id.to_owned())
                     {
-                        f.fail("properties.id", "is used by another box of this file");
-                    }
-                    let raw_splitters = props
-                        .get("splitters")
-                        .and_then(Value::as_array)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default();
-                    for (j, s) in raw_splitters.iter().enumerate() {
-                        if let Some(id) = s.get("id").and_then(Value::as_str)
-                            && !seen.splitters.insert(id.to_owned())
-                        {
-                            let field = format!("properties.splitters[{j}].id");
-                            f.fail(&field, "is used by another splitter of this file");
-                        }
+                        let field = format!("properties.splitters[{j}].id");
+                        f.fail(&field, "is used by another splitter of this file");
                     }
                 }
                 if let Some(b) = f.net_box(geometry, props) {
@@ -400,9 +127,8 @@ impl Collector {
                 }
             }
             Some("region") => {
-                if let Some(seen) = &mut self.seen
-                    && let Some(id) = props.get("id").and_then(Value::as_str)
-                    && !seen.regions.insert(id.to_owned())
+                if let Some(id) = props.get("id").and_then(Value::as_str)
+                    && !self.seen.regions.insert(id.to_owned())
                 {
                     f.fail("properties.id", "is used by another region of this file");
                 }
@@ -411,13 +137,6 @@ impl Collector {
                 }
             }
             _ => f.fail("properties.kind", "must be \"box\" or \"region\""),
-        }
-        self.after_feature();
-    }
-
-    fn after_feature(&mut self) {
-        if !self.keep() {
-            self.batch = ImportBatch::default();
         }
     }
 }
@@ -801,33 +520,5 @@ mod tests {
                 };
             assert_eq!(fields(doc.clone()), expected, "{doc}");
         }
-    }
-
-    #[test]
-    fn text_that_is_not_json_is_malformed_even_after_a_bad_feature() {
-        for text in [
-            r#"{"type": "FeatureCollection", "features": ["#,
-            r#"{"type": "FeatureCollection", "features": [{"type": "Feature"}, {"#,
-            r#"{"type": "FeatureCollection", "features": []} x"#,
-            "",
-        ] {
-            assert!(
-                matches!(
-                    read_collection(text.as_bytes()),
-                    Err(ReadError::Malformed(_))
-                ),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_repeated_member_counts_with_its_last_value_as_when_parsed_whole() {
-        let text = r#"{"type": "Feature", "features": [1], "type": "FeatureCollection",
-            "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
-                          "properties": {"kind": "box", "id": "A", "status": "deployed"}}]}"#;
-        let whole = parse_collection(&serde_json::from_str(text).unwrap()).unwrap();
-        assert_eq!(read_collection(text.as_bytes()).unwrap(), whole);
-        assert_eq!(whole.boxes.len(), 1);
     }
 }

@@ -35,13 +35,15 @@ step "HTTP on SQLite (scripts/load-test.sh)"
 bash scripts/load-test.sh > "$out/http-sqlite.txt"
 step "HTTP on PostgreSQL, then PostGIS (scripts/postgis-compare.sh)"
 bash scripts/postgis-compare.sh > "$out/http-postgres.txt"
+step "a large import over HTTP on each engine (scripts/import-test.sh)"
+BOXES=$load_boxes bash scripts/import-test.sh > "$out/import.txt"
 step "done; raw output in $out"
 
 python3 - "$out" "$index_boxes" "$load_boxes" <<'PY'
 import re, sys
 out, index_boxes, load_boxes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 text = {name: open(f"{out}/{name}.txt").read()
-        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres")}
+        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import")}
 
 def seconds(value, unit):
     return float(value) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
@@ -98,6 +100,20 @@ row("durable reservations ≥ 2,000/s with 8 clients on each engine",
 row("`/feasibility` p99 ≤ 2 ms under concurrent reservations",
     ", ".join(f"{e} {p:.2f} ms" for e, (_, p) in held.items())
     + " (200 req/s beside the 8 reserving clients)", max(p for _, p in held.values()) <= 2)
+
+imports = {}
+for engine in ("sqlite", "postgres"):
+    took = float(find(rf"^{engine}: file .* import answered 200 in ([\d.]+) s", "import").group(1))
+    m = find(rf"^{engine}: peak RSS .*: \+(\d+) MiB over resident, bound .* = (\d+) MiB", "import")
+    gap = float(find(rf"^{engine}: during the import, .*longest query gap ([\d.]+) s", "import").group(1))
+    imports[engine] = (took, int(m.group(1)), int(m.group(2)), gap)
+row(f"import of {load_boxes:,} boxes over HTTP < 10 s on each engine",
+    ", ".join(f"{e} {t:.1f} s" for e, (t, _, _, _) in imports.items()), max(t for t, _, _, _ in imports.values()) < 10)
+row("an import raises peak memory by ≤ 3·S + 300 MiB",
+    ", ".join(f"{e} +{r:,} MiB (bound {b:,})" for e, (_, r, b, _) in imports.items()),
+    all(r <= b for _, r, b, _ in imports.values()))
+row("no query waits over 1 s during an import",
+    ", ".join(f"{e} {g:.3f} s" for e, (_, _, _, g) in imports.items()), max(g for _, _, _, g in imports.values()) <= 1)
 
 print("\n| target | measured | met? |\n|---|---|---|")
 for r in rows:

@@ -96,13 +96,22 @@ pub async fn import(
     let limit = req.app_data::<ImportLimit>().map_or(256 << 20, |l| l.0);
     let bytes = read_body(&req, &mut payload, limit).await?;
     // Reading a large file is seconds of CPU: not on the threads that answer requests.
-    let batch = web::block(move || read_collection(&bytes))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| match e {
-            ReadError::Malformed(e) => ApiError::MalformedJson(e.to_string()),
-            ReadError::Invalid(invalid) => ApiError::Validation(invalid),
-        })?;
+    let batch = web::block(move || {
+        let started = std::time::Instant::now();
+        let read = read_collection(&bytes);
+        tracing::debug!(
+            bytes = bytes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import file read"
+        );
+        read
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| match e {
+        ReadError::Malformed(e) => ApiError::MalformedJson(e.to_string()),
+        ReadError::Invalid(invalid) => ApiError::Validation(invalid),
+    })?;
     let outcome = app.import(project, &batch, mode).await;
     // Freeing a million boxes' strings takes a while too.
     tokio::task::spawn_blocking(move || drop(batch));

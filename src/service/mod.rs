@@ -173,15 +173,47 @@ impl App {
         batch: &ImportBatch,
         mode: ImportMode,
     ) -> Result<ImportOutcome, StoreError> {
-        let guard = self.refresher.reload.write().await;
+        /// Loads the project and swaps it in, refreshes held off meanwhile (one that read
+        /// the store before the import committed lands on the old snapshot, not this one).
+        async fn reload(
+            refresher: &refresh::Refresher,
+            store: &Store,
+            index: &Index,
+            project: &str,
+        ) -> Result<(), StoreError> {
+            let _guard = refresher.reload.write().await;
+            index.replace_project(store.load_project_index(project).await?);
+            Ok(())
+        }
+        // The writes take seconds for a large file; refreshes (this replica's holds) and
+        // the follower go on meanwhile: the reload lock is taken only for the swap.
         let outcome = self.store.import(project, batch, mode).await?;
-        let started = Instant::now();
-        let index = self.store.load_project_index(project).await?;
-        self.index.replace_project(index);
-        drop(guard);
-        // This replica has applied its own change: following the log need not reload the
-        // project again.
+        // This replica applies its own change: the follower need not load the project
+        // again. Marked before the load, so that a follower reading the log while the
+        // index loads skips it too.
         self.mark_applied(outcome.version);
+        let started = Instant::now();
+        if let Err(e) = reload(&self.refresher, &self.store, &self.index, project).await {
+            // Committed, not yet in the index: tried again as the follower would have.
+            let (refresher, store, index) = (
+                self.refresher.clone(),
+                self.store.clone(),
+                self.index.clone(),
+            );
+            let project = project.to_owned();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(sync::POLL).await;
+                    match reload(&refresher, &store, &index, &project).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, project, "cannot load the imported project; retrying")
+                        }
+                    }
+                }
+            });
+            return Err(e);
+        }
         tracing::info!(
             project,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -125,7 +125,7 @@ impl Store {
         }
     }
 
-    /// Commits a write transaction and, when it recorded a change (`record_change!`), wakes
+    /// Commits a write transaction and, when it recorded a change (`changes::change_row`), wakes
     /// the other replicas: only once it has committed, so that what they read has it.
     pub(crate) async fn commit_write<DB: sqlx::Database>(
         &self,
@@ -199,23 +199,6 @@ impl BeginWrite for PgPool {
         postgres::begin_write(self)
     }
 }
-
-/// Adds a row to the change log in the current transaction. Evaluates to the change's
-/// version. Commit with [`Store::commit_write`], which then wakes the other replicas.
-macro_rules! record_change {
-    ($store:expr, $tx:expr, $kind:expr, $subject:expr) => {{
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO changes (kind, subject, created_at) VALUES ($1, $2, $3) RETURNING version",
-        )
-        .bind($kind)
-        .bind(String::from($subject))
-        .bind($crate::store::now().timestamp_micros())
-        .fetch_one(&mut *$tx)
-        .await?;
-        version
-    }};
-}
-pub(crate) use record_change;
 
 /// ` (a, b, …)`: one bound parameter per value.
 pub(crate) fn push_list<DB: sqlx::Database>(

@@ -24,7 +24,6 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 /// Why a file cannot be imported.
 #[derive(Debug, thiserror::Error)]
@@ -275,25 +274,21 @@ impl TypedSplitter<'_> {
     }
 }
 
-/// Whether two boxes, two splitters or two regions of the batch share an id.
+/// Whether two boxes, two splitters or two regions of the batch share an id. (Sorted
+/// lists of borrowed ids: half the memory of sets, and files usually come in id order.)
 fn has_duplicates(batch: &ImportBatch) -> bool {
-    let mut boxes = HashSet::with_capacity(batch.boxes.len());
-    let mut splitters = HashSet::with_capacity(batch.boxes.len() * 2);
-    for (_, b) in &batch.boxes {
-        if !boxes.insert(b.id.as_str()) {
-            return true;
-        }
-        for s in &b.splitters {
-            if !splitters.insert(s.id.as_str()) {
-                return true;
-            }
-        }
+    fn repeats(mut ids: Vec<&str>) -> bool {
+        ids.sort_unstable();
+        ids.windows(2).any(|w| w[0] == w[1])
     }
-    let mut regions = HashSet::with_capacity(batch.regions.len());
-    !batch
-        .regions
-        .iter()
-        .all(|(_, r)| regions.insert(r.id.as_str()))
+    let boxes = || batch.boxes.iter().map(|(_, b)| b);
+    repeats(boxes().map(|b| b.id.as_str()).collect())
+        || repeats(
+            boxes()
+                .flat_map(|b| b.splitters.iter().map(|s| s.id.as_str()))
+                .collect(),
+        )
+        || repeats(batch.regions.iter().map(|(_, r)| r.id.as_str()).collect())
 }
 
 // --- The exact pass -----------------------------------------------------------------

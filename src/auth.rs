@@ -64,9 +64,20 @@ impl Claims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// Seconds since the epoch; RFC 7519 allows a fraction, which is dropped (the token
+    /// expires at the start of its last second).
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub iat: Option<u64>,
+    /// Who the token is for: one name or a list (checked by the decoder against
+    /// `jwt_audience`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
     #[serde(default)]
@@ -75,6 +86,20 @@ pub struct Claims {
     /// are ignored.
     #[serde(default, deserialize_with = "scopes_from_list_or_string")]
     pub scopes: Vec<String>,
+}
+
+/// A NumericDate (RFC 7519 §2): a non-negative number of seconds, fraction allowed.
+fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let seconds = f64::deserialize(d)?;
+    if seconds.is_finite() && (0.0..u64::MAX as f64).contains(&seconds) {
+        Ok(seconds.floor() as u64)
+    } else {
+        Err(serde::de::Error::custom("not a NumericDate"))
+    }
+}
+
+fn optional_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    numeric_date(d).map(Some)
 }
 
 fn scopes_from_list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -105,7 +130,10 @@ impl Claims {
 pub enum TokenError {
     #[error("the token has expired")]
     Expired,
-    #[error("the token is missing, malformed or wrongly signed")]
+    #[error(
+        "no usable token: send one `Authorization: Bearer <token>` header with a token this \
+         service issued, that is valid now and names a user"
+    )]
     Invalid,
 }
 
@@ -115,6 +143,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    audience: Option<String>,
     verified: Arc<Verified>,
 }
 
@@ -159,18 +188,32 @@ impl TokenKeys {
     pub fn hs256(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
-        // An expired token is expired: no grace period.
+        // An expired token is expired, and one not yet valid is not: no grace period.
         validation.leeway = 0;
-        validation.validate_aud = false;
+        validation.validate_nbf = true;
+        // With no audience configured, a token that names one is meant for someone else.
+        validation.validate_aud = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            audience: None,
             verified: Arc::default(),
         }
     }
 
-    /// Verifies signature, algorithm (only HS256; `none` and all others refused) and expiry.
+    /// Tokens must name `audience` in their `aud` (and minted ones do).
+    pub fn with_audience(mut self, audience: Option<&str>) -> Self {
+        if let Some(a) = audience {
+            self.validation.set_audience(&[a]);
+            self.validation.required_spec_claims.insert("aud".into());
+        }
+        self.audience = audience.map(str::to_owned);
+        self
+    }
+
+    /// Verifies signature, algorithm (only HS256; `none` and all others refused), expiry,
+    /// `nbf`, audience, and that no `crit` extension is asked for (none is understood).
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
         if let Some(claims) = self.verified.get(token) {
             // At the last second of its life a token goes through the full check, so that
@@ -180,7 +223,9 @@ impl TokenKeys {
             }
         }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) if !data.claims.usable() => Err(TokenError::Invalid),
+            Ok(data) if !data.claims.usable() || data.header.crit.is_some() => {
+                Err(TokenError::Invalid)
+            }
             Ok(data) => {
                 let claims = Arc::new(data.claims);
                 self.verified.put(token, Arc::clone(&claims));
@@ -198,6 +243,7 @@ impl TokenKeys {
             sub: sub.to_owned(),
             exp: now + ttl_s,
             iat: Some(now),
+            aud: self.audience.clone().map(serde_json::Value::String),
             jti: Some(uuid::Uuid::new_v4().to_string()),
             projects: projects.to_vec(),
             scopes: scopes.to_vec(),
@@ -279,6 +325,94 @@ mod tests {
         let last = forged.pop().unwrap();
         forged.push(if last == 'A' { 'B' } else { 'A' });
         assert_eq!(k.verify(&forged), Err(TokenError::Invalid));
+    }
+
+    /// A token signed with the test secret, whatever its header and claims.
+    fn signed(header: Header, claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_contracts_edge_cases_of_claims_and_headers() {
+        let k = keys();
+        let hs256 = || Header::new(Algorithm::HS256);
+        let later = now_s() + 600;
+        let claims = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({"sub": "crm", "exp": later});
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            c
+        };
+        assert!(
+            k.verify(&signed(hs256(), claims(serde_json::json!({}))))
+                .is_ok()
+        );
+        // Not yet valid, then valid since a moment.
+        let nbf = |at: u64| signed(hs256(), claims(serde_json::json!({"nbf": at})));
+        assert_eq!(k.verify(&nbf(now_s() + 60)), Err(TokenError::Invalid));
+        assert!(k.verify(&nbf(now_s() - 1)).is_ok());
+        // A critical extension this service does not understand.
+        let mut crit = hs256();
+        crit.crit = Some(vec!["exp".into()]);
+        assert_eq!(
+            k.verify(&signed(crit, claims(serde_json::json!({})))),
+            Err(TokenError::Invalid)
+        );
+        // A blank subject.
+        for sub in ["", "   ", "\t"] {
+            let t = signed(hs256(), serde_json::json!({"sub": sub, "exp": later}));
+            assert_eq!(k.verify(&t), Err(TokenError::Invalid), "sub {sub:?}");
+        }
+        // Non-integer NumericDates.
+        let float = signed(
+            hs256(),
+            serde_json::json!({"sub": "crm", "exp": later as f64 + 0.5, "iat": 1.7e9, "nbf": 1.5e9}),
+        );
+        assert_eq!(k.verify(&float).unwrap().exp, later);
+        let past = signed(
+            hs256(),
+            serde_json::json!({"sub": "crm", "exp": now_s() as f64 - 1.5}),
+        );
+        assert_eq!(k.verify(&past), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn an_audience_is_required_when_configured_and_refused_otherwise() {
+        let aud = |a: serde_json::Value| {
+            signed(
+                Header::new(Algorithm::HS256),
+                serde_json::json!({"sub": "crm", "exp": now_s() + 60, "aud": a}),
+            )
+        };
+        let plain = keys();
+        assert_eq!(plain.verify(&aud("crm-x".into())), Err(TokenError::Invalid));
+        assert_eq!(
+            plain.verify(&aud(serde_json::json!(["a", "b"]))),
+            Err(TokenError::Invalid)
+        );
+        let ours = keys().with_audience(Some("ftth"));
+        assert!(ours.verify(&aud("ftth".into())).is_ok());
+        assert!(
+            ours.verify(&aud(serde_json::json!(["other", "ftth"])))
+                .is_ok()
+        );
+        assert_eq!(ours.verify(&aud("other".into())), Err(TokenError::Invalid));
+        assert_eq!(
+            ours.verify(&ours.sign(&Claims {
+                aud: None,
+                ..Claims::clone(&plain.verify(&plain.mint("crm", &[], &[], 60)).unwrap())
+            })),
+            Err(TokenError::Invalid),
+            "a token without aud"
+        );
+        // What it mints carries the audience.
+        assert!(ours.verify(&ours.mint("crm", &[], &[], 60)).is_ok());
     }
 
     #[test]

@@ -103,7 +103,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let ttl = parse_ttl(&ttl)?;
             println!(
                 "{}",
-                TokenKeys::hs256(secret.expose().as_bytes()).mint(&sub, &projects, &scopes, ttl)
+                TokenKeys::hs256(secret.expose().as_bytes())
+                    .with_audience(config.jwt_audience.as_deref())
+                    .mint(&sub, &projects, &scopes, ttl)
             );
             Ok(())
         }
@@ -130,7 +132,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let keys = TokenKeys::hs256(config.require_secret()?.expose().as_bytes());
+    let keys = TokenKeys::hs256(config.require_secret()?.expose().as_bytes())
+        .with_audience(config.jwt_audience.as_deref());
     let app = Application::build(&config, keys).await?;
     tracing::info!(listen = %config.listen, port = app.port(), engine = app.app().store.engine(), "serving");
     app.run_until_signalled().await?;
@@ -199,7 +202,8 @@ async fn demo(mut config: Config, boxes: Option<usize>) -> anyhow::Result<()> {
             s
         }
     };
-    let keys = TokenKeys::hs256(secret.expose().as_bytes());
+    let keys =
+        TokenKeys::hs256(secret.expose().as_bytes()).with_audience(config.jwt_audience.as_deref());
     let application = Application::build(&config, keys.clone()).await?;
     let app = application.app();
     for plan in crate::demo::plans() {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+const ENV_PREFIX: &str = "FEASIBILITY_";
+
 /// A secret that never appears when the configuration is printed.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -68,6 +70,8 @@ pub struct Config {
     /// Networks (CIDR) allowed to call the API; empty allows everyone. `/healthz` and
     /// `/readyz` stay open to all.
     pub allowed_ips: Vec<ipnet::IpNet>,
+    /// The `aud` a token must carry; without it, tokens that carry an `aud` are refused.
+    pub jwt_audience: Option<String>,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             db_acquire_timeout_s: 3,
             log_format: LogFormat::Human,
             allowed_ips: Vec::new(),
+            jwt_audience: None,
         }
     }
 }
@@ -121,7 +126,35 @@ impl Config {
             }
             None => {}
         }
-        Ok(fig.merge(Env::prefixed("FEASIBILITY_")))
+        // Only the variables that name a setting: the platform sets others with this
+        // prefix (Kubernetes' `FEASIBILITY_PORT` for a Service of that name).
+        let known = Self::keys();
+        Ok(fig.merge(
+            Env::prefixed(ENV_PREFIX).filter(move |key| known.iter().any(|k| key == k.as_str())),
+        ))
+    }
+
+    /// The settings' names, as the file and the environment (upper-cased) spell them.
+    fn keys() -> Vec<String> {
+        match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+            _ => unreachable!("the configuration serialises as a map"),
+        }
+    }
+
+    /// The `FEASIBILITY_*` variables among `vars` that name no setting: ignored, and worth
+    /// a warning (a misspelt one would otherwise pass unseen).
+    pub fn unknown_env_vars(names: impl IntoIterator<Item = String>) -> Vec<String> {
+        let known = Self::keys();
+        let mut unknown: Vec<String> = names
+            .into_iter()
+            .filter_map(|name| {
+                let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                (!known.contains(&key)).then_some(name)
+            })
+            .collect();
+        unknown.sort();
+        unknown
     }
 
     /// Checks values that deserialising alone cannot.
@@ -195,6 +228,40 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{c:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_named_and_not_read() {
+        let vars = [
+            "FEASIBILITY_PORT",
+            "FEASIBILITY_JWT_SECRET",
+            "FEASIBILITY_LISTEN",
+            "FEASIBILITY_MAX_RADIUS",
+            "PATH",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            Config::unknown_env_vars(vars),
+            ["FEASIBILITY_MAX_RADIUS", "FEASIBILITY_PORT"]
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FEASIBILITY_PORT", "tcp://10.96.0.12:9994");
+            jail.set_env("FEASIBILITY_SERVICE_HOST", "10.96.0.12");
+            jail.set_env("FEASIBILITY_LISTEN", "127.0.0.1:7000");
+            let c = Config::load(None).map_err(|e| e.0)?;
+            assert_eq!(c.listen, "127.0.0.1:7000");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_stops_start_up_naming_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "listen = \"127.0.0.1:1\"\nmax_radius = 3\n")?;
+            let e = Config::load(Some(Path::new("f.toml"))).unwrap_err().0;
+            assert!(e.contains("max_radius"), "{e}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -17,6 +17,14 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
+    for name in
+        Config::unknown_env_vars(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))
+    {
+        tracing::warn!(
+            variable = name,
+            "ignoring an environment variable that names no setting"
+        );
+    }
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,7 +3,7 @@
 //! personal data.
 
 use crate::domain::feasibility::Reason;
-use metrics::Counter;
+use metrics::{Counter, KeyName, Recorder, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
@@ -20,6 +20,92 @@ pub const INDEX_LOAD_SECONDS: &str = "index_load_duration_seconds";
 pub const INDEX_MEMORY: &str = "index_memory_bytes";
 pub const SERVICE_READY: &str = "service_ready";
 pub const DB_POOL: &str = "db_pool_connections";
+
+/// What each metric is, as its HELP line says (`promtool check metrics` wants one for each).
+const HELP: [(&str, Kind, &str); 13] = [
+    (
+        HTTP_REQUESTS,
+        Kind::Counter,
+        "HTTP requests answered, by method, route pattern and status.",
+    ),
+    (
+        HTTP_DURATION,
+        Kind::Histogram,
+        "Time to answer an HTTP request, by method, route pattern and status.",
+    ),
+    (
+        FEASIBILITY_ANSWERS,
+        Kind::Counter,
+        "Feasibility answers, by reason (feasible when there is none).",
+    ),
+    (
+        RESERVATION_HOLDS,
+        Kind::Counter,
+        "Reservation requests, by outcome (created, replayed or why refused).",
+    ),
+    (
+        RESERVATION_TRANSITIONS,
+        Kind::Counter,
+        "Reservation status changes, by transition.",
+    ),
+    (
+        EXPIRY_RUNS,
+        Kind::Counter,
+        "Runs of the expiry job, by result.",
+    ),
+    (
+        EXPIRY_RELEASED,
+        Kind::Counter,
+        "Unconfirmed reservations released by the expiry job.",
+    ),
+    (
+        EXPIRY_LAST_SUCCESS,
+        Kind::Gauge,
+        "Unix time of the expiry job's last successful run.",
+    ),
+    (INDEX_BOXES, Kind::Gauge, "Boxes in the in-memory index."),
+    (
+        INDEX_LOAD_SECONDS,
+        Kind::Gauge,
+        "Time the last full load of the index from the database took.",
+    ),
+    (
+        INDEX_MEMORY,
+        Kind::Gauge,
+        "Memory held by the in-memory index.",
+    ),
+    (
+        SERVICE_READY,
+        Kind::Gauge,
+        "1 when the database is reachable and the index loaded, else 0.",
+    ),
+    (
+        DB_POOL,
+        Kind::Gauge,
+        "Database connections of the pool, by state (idle, in_use).",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// The HTTP methods a `method` label takes; any other token a client sends is `other`, so
+/// that a client cannot make new series.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
 
 /// Latency buckets, seconds: the service answers in microseconds, the database in
 /// milliseconds.
@@ -38,6 +124,16 @@ pub fn handle() -> PrometheusHandle {
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), &BUCKETS)
                 .expect("buckets are not empty")
                 .build_recorder();
+            for (name, kind, help) in HELP {
+                let (key, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
+                // Units are in the names already (`_seconds`, `_bytes`).
+                let unit = None;
+                match kind {
+                    Kind::Counter => recorder.describe_counter(key, unit, help),
+                    Kind::Gauge => recorder.describe_gauge(key, unit, help),
+                    Kind::Histogram => recorder.describe_histogram(key, unit, help),
+                }
+            }
             let handle = recorder.handle();
             // Another recorder may already be installed (a test harness): keep ours local then.
             let _ = metrics::set_global_recorder(recorder);
@@ -49,7 +145,7 @@ pub fn handle() -> PrometheusHandle {
 /// One HTTP request.
 pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
     let labels = [
-        ("method", method.to_owned()),
+        ("method", method_label(method).to_owned()),
         ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
@@ -107,4 +203,16 @@ pub fn scrape_gauges(boxes: usize, memory: usize, ready: bool, pool_idle: usize,
     metrics::gauge!(SERVICE_READY).set(if ready { 1.0 } else { 0.0 });
     metrics::gauge!(DB_POOL, "state" => "idle").set(pool_idle as f64);
     metrics::gauge!(DB_POOL, "state" => "in_use").set(pool_size.saturating_sub(pool_idle) as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_ones_are_other() {
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("M339ab19ccfd1"), "other");
+        assert_eq!(method_label("get"), "other");
+    }
 }

@@ -64,11 +64,15 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let keys = req
         .app_data::<web::Data<TokenKeys>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("token keys are not configured")))?;
-    let header = req
+    // Exactly one: with two, a proxy and the service could each read a different one.
+    let mut headers = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthenticated(crate::auth::TokenError::Invalid))?;
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let header = match (headers.next(), headers.next()) {
+        (Some(one), None) => one.to_str().ok(),
+        _ => None,
+    }
+    .ok_or(ApiError::Unauthenticated(crate::auth::TokenError::Invalid))?;
     let token = match header.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(ApiError::Unauthenticated(crate::auth::TokenError::Invalid)),

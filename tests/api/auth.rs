@@ -99,6 +99,7 @@ on_both_engines!(
             sub: String::new(),
             exp: ftth_feasibility::auth::now_s() + 600,
             iat: None,
+            aud: None,
             jti: None,
             projects: vec![],
             scopes: vec!["feasibility".into()],
@@ -198,3 +199,28 @@ on_both_engines!(open_endpoints_need_no_token, |app: TestApp| async move {
     assert_eq!(app.send("GET", "/healthz", None, None).await.status, 200);
     assert_eq!(app.send("GET", "/readyz", None, None).await.status, 200);
 });
+
+on_both_engines!(
+    two_authorization_headers_are_refused_even_when_both_are_good,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let token = app.admin();
+        let get = |headers: &[&str]| {
+            let mut req = app.client.get(format!("{}/boxes/B-A", app.base));
+            for h in headers {
+                req = req.header("authorization", format!("Bearer {h}"));
+            }
+            req.send()
+        };
+        assert_eq!(get(&[&token]).await.unwrap().status(), 200);
+        for pair in [
+            [token.as_str(), token.as_str()],
+            [token.as_str(), "garbage"],
+        ] {
+            let res = get(&pair).await.unwrap();
+            assert_eq!(res.status(), 401);
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["code"], "invalid_credentials", "{body}");
+        }
+    }
+);

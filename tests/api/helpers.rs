@@ -159,6 +159,7 @@ impl TestApp {
             sub: "tester".into(),
             exp: now_s() - 5,
             iat: None,
+            aud: None,
             jti: None,
             projects: vec!["*".into()],
             scopes: vec!["feasibility".into()],
@@ -455,4 +456,22 @@ impl TestApp {
             v
         }
     }
+}
+
+/// An external tool a test drives (promtool, ogr2ogr, ...): its name when it is on the
+/// PATH. Missing, it fails the test under CI (`.ci/run` installs it) and skips it elsewhere.
+pub fn required_tool(name: &str) -> Option<&str> {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(name);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{name} is not installed; .ci/run installs it"
+    );
+    eprintln!("SKIPPED: {name} is not installed");
+    None
 }

@@ -70,6 +70,7 @@ on_both_engines!(
         app.feasibility(serde_json::json!({"lat": C.0, "lon": C.1}))
             .await;
         app.send("GET", "/no/such/thing", None, None).await;
+        app.send("M339ab19ccfd1", "/healthz", None, None).await;
         let res = app
             .client
             .get(format!("{}/metrics", app.base))
@@ -91,8 +92,33 @@ on_both_engines!(
         ] {
             assert!(text.contains(needle), "{needle} missing from /metrics");
         }
-        // Labels never carry ids.
+        // Labels never carry ids, nor a method token a client made up.
         assert!(!text.contains("B-A") && !text.contains("/no/such/thing"));
+        assert!(!text.contains("M339ab19ccfd1") && text.contains("method=\"other\""));
+        // Every metric has its HELP text and the exposition is clean for Prometheus's tool.
+        if let Some(promtool) = required_tool("promtool") {
+            let mut check = std::process::Command::new(promtool)
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            check
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let out = check.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool check metrics: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 );
 

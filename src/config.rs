@@ -218,6 +218,7 @@ fn first_error(e: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return its Error as it is
 mod tests {
     use super::*;
 

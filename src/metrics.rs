@@ -20,9 +20,11 @@ pub const INDEX_LOAD_SECONDS: &str = "index_load_duration_seconds";
 pub const INDEX_MEMORY: &str = "index_memory_bytes";
 pub const SERVICE_READY: &str = "service_ready";
 pub const DB_POOL: &str = "db_pool_connections";
+pub const SYNC_LAG: &str = "replica_sync_lag_seconds";
+pub const CHANGE_VERSION: &str = "replica_change_version";
 
 /// What each metric is, as its HELP line says (`promtool check metrics` wants one for each).
-const HELP: [(&str, Kind, &str); 13] = [
+const HELP: [(&str, Kind, &str); 15] = [
     (
         HTTP_REQUESTS,
         Kind::Counter,
@@ -83,6 +85,16 @@ const HELP: [(&str, Kind, &str); 13] = [
         DB_POOL,
         Kind::Gauge,
         "Database connections of the pool, by state (idle, in_use).",
+    ),
+    (
+        SYNC_LAG,
+        Kind::Gauge,
+        "Age of the last change this replica applied from the change log, when it applied it.",
+    ),
+    (
+        CHANGE_VERSION,
+        Kind::Gauge,
+        "The change-log version this replica has applied.",
     ),
 ];
 
@@ -194,6 +206,15 @@ pub fn expiry_run(ok: bool, released: usize) {
 
 pub fn index_loaded(seconds: f64) {
     metrics::gauge!(INDEX_LOAD_SECONDS).set(seconds);
+}
+
+/// A change from the log applied `lag` seconds after it was made (0 when none was waiting).
+pub fn sync_lag(lag: f64) {
+    metrics::gauge!(SYNC_LAG).set(lag);
+}
+
+pub fn change_applied(version: i64) {
+    metrics::gauge!(CHANGE_VERSION).set(version as f64);
 }
 
 /// Gauges read when `/metrics` is scraped.

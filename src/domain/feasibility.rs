@@ -100,6 +100,7 @@ impl ProjectScope {
 
 /// `POST /feasibility` (and the location part of `POST /reservations`) as sent.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeasibilityRequest {
     pub lat: Option<f64>,
     pub lon: Option<f64>,

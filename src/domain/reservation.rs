@@ -101,6 +101,7 @@ impl fmt::Debug for Customer {
 
 /// `POST /reservations` as sent.
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
@@ -125,6 +126,7 @@ impl fmt::Debug for ReservationRequest {
 }
 
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     pub name: Option<String>,
     pub phone: Option<String>,

@@ -17,6 +17,7 @@ pub enum Code {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    UnsupportedMediaType,
     NoCoverage,
     NetworkNotDeployed,
     PlanNotAvailable,
@@ -30,7 +31,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::ValidationFailed,
@@ -41,6 +42,7 @@ impl Code {
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
         Self::NoCoverage,
         Self::NetworkNotDeployed,
         Self::PlanNotAvailable,
@@ -78,6 +80,11 @@ impl Code {
                 "payload_too_large",
                 S::PAYLOAD_TOO_LARGE,
                 "Payload too large",
+            ),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
             ),
             Self::NoCoverage => ("no_coverage", S::CONFLICT, "No coverage"),
             Self::NetworkNotDeployed => {

@@ -25,10 +25,14 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("{0} not found")]
     NotFound(String),
-    #[error("this method is not allowed here")]
-    MethodNotAllowed,
+    /// Names the methods the path has (its `Allow` header).
+    #[error("this path takes {0}")]
+    MethodNotAllowed(String),
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A body this endpoint does not take: the detail says what it takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A 409: `code` is one of the conflict rows of the table.
     #[error("{detail}")]
     Conflict {
@@ -61,8 +65,9 @@ impl ApiError {
             Self::InsufficientScope(_) => Code::InsufficientScope,
             Self::ForbiddenAddress => Code::ForbiddenAddress,
             Self::NotFound(_) => Code::NotFound,
-            Self::MethodNotAllowed => Code::MethodNotAllowed,
+            Self::MethodNotAllowed(_) => Code::MethodNotAllowed,
             Self::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
             Self::Unavailable => Code::ServiceUnavailable,
             Self::NotReady(_) => Code::NotReady,
@@ -126,8 +131,14 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type(PROBLEM_JSON);
-        if let Self::Unauthenticated(_) = self {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::MethodNotAllowed(allow) => {
+                response.insert_header(("Allow", allow.as_str()));
+            }
+            _ => {}
         }
         response.body(serde_json::to_string(&problem).expect("problems serialise"))
     }

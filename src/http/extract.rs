@@ -118,6 +118,12 @@ where
 /// Parses JSON: syntax errors are 400 `malformed_json`; a wrong type or missing field is 422
 /// naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body is an object; serde would also take a struct's fields as a list.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     // Good bodies take one plain pass; only bad ones pay for finding the field at fault
     // (tracking the path allocates for every key).
     if let Ok(v) = serde_json::from_slice(bytes) {
@@ -136,15 +142,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let Some(e) = failed else {
         return Err(ApiError::MalformedJson("trailing characters".into()));
     };
-    let field = e.path().to_string();
+    let path = e.path().to_string();
     let inner = e.into_inner();
     if inner.is_data() {
-        let field = if field == "." {
-            "body".to_owned()
-        } else {
-            field
-        };
-        Err(ApiError::invalid(&field, inner.to_string()))
+        let (field, message) = super::serde_words::describe(&path, &inner.to_string());
+        Err(ApiError::invalid(&field, message))
     } else {
         Err(ApiError::MalformedJson(inner.to_string()))
     }
@@ -162,6 +164,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
+            json_content_type(&req)?;
             let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
             let bytes = read_body(&req, &mut payload, limit).await?;
             parse_json(&bytes).map(Json)
@@ -169,9 +172,52 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// Query-string and path errors as problems.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::invalid("query", err.to_string()).into()
+/// JSON bodies are `application/json` (or a `+json` type); a body declared as anything
+/// else is 415. A body sent without a type is read as JSON.
+pub fn json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(declared) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = declared
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "this endpoint takes application/json, not {essence:?}"
+        )))
+    }
+}
+
+/// Query parameters: a wrong value is 422 naming the parameter (`limit`), in the API's
+/// words; one given twice is 422 naming it.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let (field, message) =
+            super::serde_words::describe(&e.path().to_string(), &e.inner().to_string());
+        ApiError::invalid(&field, message)
+    })
 }
 
 pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
@@ -216,10 +262,46 @@ mod tests {
             code(r#"{"lat": "x", "name": "a"}"#),
             ("validation_failed", Some("lat".into()))
         );
+        // A missing field is named, not its parent.
         assert_eq!(
             code(r#"{"lat": 1}"#),
+            ("validation_failed", Some("name".into()))
+        );
+        assert_eq!(
+            code(r#"[1, 2]"#),
             ("validation_failed", Some("body".into()))
         );
-        assert_eq!(code(r#"[1, 2]"#).0, "validation_failed");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Params {
+        limit: Option<u32>,
+        lat: Option<f64>,
+    }
+
+    fn query_error(query: &str) -> (String, String) {
+        match parse_query::<Params>(query) {
+            Err(ApiError::Validation(invalid)) => {
+                (invalid.0[0].field.clone(), invalid.0[0].message.clone())
+            }
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter_in_the_apis_words() {
+        assert!(parse_query::<Params>("limit=5&lat=1.5").is_ok());
+        assert_eq!(
+            query_error("limit=abc"),
+            ("limit".into(), "must be a whole number".into())
+        );
+        assert_eq!(
+            query_error("lat=north"),
+            ("lat".into(), "must be a number".into())
+        );
+        assert_eq!(query_error("limit=1&limit=2").0, "limit");
+        assert_eq!(query_error("radius=1").0, "radius");
     }
 }

@@ -1,6 +1,6 @@
 use super::ApiError;
 use super::error::Problem;
-use super::extract::{Caller, read_body};
+use super::extract::{Caller, Query, read_body};
 use crate::auth::Scope;
 use crate::domain::import::{ImportMode, ReadError, read_collection};
 use crate::domain::network::BoxStatus;
@@ -81,7 +81,7 @@ pub struct BoxCollection {
 pub async fn import(
     app: web::Data<App>,
     caller: Caller,
-    params: web::Query<ImportParams>,
+    Query(params): Query<ImportParams>,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -179,7 +179,7 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
 pub async fn boxes_in_bbox(
     app: web::Data<App>,
     caller: Caller,
-    params: web::Query<BboxParams>,
+    Query(params): Query<BboxParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
     let bbox = parse_bbox(

@@ -72,6 +72,23 @@ fn unstorable_text(req: &ServiceRequest) -> Option<ApiError> {
         .map(|(k, _)| ApiError::invalid(&k.replace('\0', ""), "must not contain a NUL character"))
 }
 
+/// Request bodies come uncompressed (the contract): any `Content-Encoding` but `identity` is
+/// 415, where it would otherwise be read as malformed JSON.
+fn encoded_body(req: &ServiceRequest) -> Option<ApiError> {
+    req.headers()
+        .get_all(actix_web::http::header::CONTENT_ENCODING)
+        .any(|v| {
+            !v.to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity"))
+        })
+        .then(|| {
+            ApiError::UnsupportedMediaType(
+                "request bodies are taken uncompressed: send the body without Content-Encoding"
+                    .into(),
+            )
+        })
+}
+
 pub async fn around(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -86,8 +103,8 @@ pub async fn around(
     // hold personal data).
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
-    let unstorable = unstorable_text(&req);
-    let mut res = if let (true, Some(refusal)) = (allowed, unstorable) {
+    let refused = unstorable_text(&req).or_else(|| encoded_body(&req));
+    let mut res = if let (true, Some(refusal)) = (allowed, refused) {
         let response = CURRENT_REQUEST_ID
             .scope(id.clone(), async { refusal.error_response() })
             .await;

@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod openapi;
 mod plans;
 mod reservations;
+mod serde_words;
 mod settings;
 
 pub use error::ApiError;
@@ -21,48 +22,112 @@ pub fn inventory_limit(bytes: usize) -> inventory::ImportLimit {
 
 use actix_web::{HttpResponse, web};
 
-/// A resource whose other methods answer 405 as a problem.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
-    }))
+/// A path's routes, and for any other method 405 with an `Allow` header naming those it has.
+struct Methods {
+    resource: actix_web::Resource,
+    allow: Vec<actix_web::http::Method>,
+}
+
+fn resource(path: &str) -> Methods {
+    Methods {
+        resource: web::resource(path),
+        allow: Vec::new(),
+    }
+}
+
+impl Methods {
+    fn on<F, Args>(mut self, method: actix_web::http::Method, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.allow.push(method.clone());
+        self.resource = self.resource.route(web::method(method).to(handler));
+        self
+    }
+
+    fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.on(actix_web::http::Method::GET, handler)
+    }
+
+    fn post<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.on(actix_web::http::Method::POST, handler)
+    }
+
+    fn done(self) -> actix_web::Resource {
+        let allow = self
+            .allow
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+        }))
+    }
 }
 
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(extract::query_error))
-        .app_data(web::PathConfig::default().error_handler(extract::path_error))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
-        .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
-        .service(resource("/feasibility").route(web::post().to(feasibility::feasibility)))
-        .service(resource("/inventory/import").route(web::post().to(inventory::import)))
-        .service(resource("/boxes").route(web::get().to(inventory::boxes_in_bbox)))
-        .service(resource("/boxes/{id}").route(web::get().to(inventory::get_box)))
+    cfg.app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .service(resource("/healthz").get(health::healthz).done())
+        .service(resource("/readyz").get(health::readyz).done())
+        .service(resource("/metrics").get(health::metrics).done())
+        .service(resource("/openapi.json").get(openapi::openapi_json).done())
+        .service(
+            resource("/feasibility")
+                .post(feasibility::feasibility)
+                .done(),
+        )
+        .service(resource("/inventory/import").post(inventory::import).done())
+        .service(resource("/boxes").get(inventory::boxes_in_bbox).done())
+        .service(resource("/boxes/{id}").get(inventory::get_box).done())
         .service(
             resource("/reservations")
-                .route(web::post().to(reservations::create))
-                .route(web::get().to(reservations::list)),
+                .post(reservations::create)
+                .get(reservations::list)
+                .done(),
         )
-        .service(resource("/reservations/{id}").route(web::get().to(reservations::get)))
+        .service(resource("/reservations/{id}").get(reservations::get).done())
         .service(
-            resource("/reservations/{id}/confirm").route(web::post().to(reservations::confirm)),
+            resource("/reservations/{id}/confirm")
+                .post(reservations::confirm)
+                .done(),
         )
-        .service(resource("/reservations/{id}/cancel").route(web::post().to(reservations::cancel)))
         .service(
-            resource("/reservations/{id}/complete").route(web::post().to(reservations::complete)),
+            resource("/reservations/{id}/cancel")
+                .post(reservations::cancel)
+                .done(),
         )
-        .service(resource("/plans").route(web::get().to(plans::list)))
+        .service(
+            resource("/reservations/{id}/complete")
+                .post(reservations::complete)
+                .done(),
+        )
+        .service(resource("/plans").get(plans::list).done())
         .service(
             resource("/plans/{id}")
-                .route(web::get().to(plans::get))
-                .route(web::put().to(plans::put))
-                .route(web::delete().to(plans::delete)),
+                .get(plans::get)
+                .on(actix_web::http::Method::PUT, plans::put)
+                .on(actix_web::http::Method::DELETE, plans::delete)
+                .done(),
         )
         .service(
             resource("/settings")
-                .route(web::get().to(settings::get))
-                .route(web::patch().to(settings::patch)),
+                .get(settings::get)
+                .on(actix_web::http::Method::PATCH, settings::patch)
+                .done(),
         );
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlanBody {
     name: Option<String>,
     #[serde(default)]

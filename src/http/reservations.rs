@@ -1,7 +1,7 @@
 use super::ApiError;
 use super::code::Code;
 use super::error::Problem;
-use super::extract::{BodyLimit, Caller, parse_json, read_body};
+use super::extract::{BodyLimit, Caller, Query, parse_json, read_body};
 use crate::auth::Scope;
 use crate::domain::reservation::Reservation;
 use crate::domain::reservation::{ReservationRequest, Status, Transition, valid_idempotency_key};
@@ -219,7 +219,7 @@ pub struct ReservationPage {
 pub async fn list(
     app: web::Data<App>,
     caller: Caller,
-    params: web::Query<ListParams>,
+    Query(params): Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReservationsRead)?;
     let limit = params.limit.unwrap_or(100);

@@ -88,10 +88,10 @@ impl App {
             pos.seen.insert(c.version);
             applied += 1;
             let lag = (crate::store::now().timestamp_micros() - c.created_at).max(0) as f64 / 1e6;
-            metrics::gauge!("replica_sync_lag_seconds").set(lag);
+            crate::metrics::sync_lag(lag);
         }
         if changes.is_empty() {
-            metrics::gauge!("replica_sync_lag_seconds").set(0.0);
+            crate::metrics::sync_lag(0.0);
         }
         // A gap before the first row read may be the log's pruning (see `expire_overdue`).
         let oldest_kept = match changes.first() {
@@ -99,7 +99,7 @@ impl App {
             _ => None,
         };
         let reload = pos.advance(oldest_kept, Instant::now());
-        metrics::gauge!("replica_change_version").set(pos.applied as f64);
+        crate::metrics::change_applied(pos.applied);
         drop(pos);
         if reload {
             self.reload_all().await?;

@@ -33,5 +33,6 @@ mod inventory;
 mod operations;
 mod plans_settings;
 mod port_accounting;
+mod request_errors;
 mod reservations;
 mod unstorable_text;

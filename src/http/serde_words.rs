@@ -37,8 +37,10 @@ pub fn describe(path: &str, message: &str) -> (String, String) {
 
 /// The message with serde's types replaced by what the client sends.
 fn reworded(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((got, expected)) = rest.split_once(", expected ") {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((got, expected)) = rest.split_once(", expected ")
+        {
             return format!(
                 "must be {} (got {})",
                 expected_words(expected),
@@ -46,28 +48,19 @@ fn reworded(message: &str) -> String {
             );
         }
     }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        if let Some((got, expected)) = rest.split_once(", expected ") {
-            return format!(
-                "must be {} (got {})",
-                expected_words(expected),
-                got_words(got)
-            );
-        }
+    if let Some(rest) = message.strip_prefix("invalid length ")
+        && let Some((_, expected)) = rest.split_once(", expected ")
+    {
+        return format!("must be {}", expected_words(expected));
     }
-    if let Some(rest) = message.strip_prefix("invalid length ") {
-        if let Some((_, expected)) = rest.split_once(", expected ") {
-            return format!("must be {}", expected_words(expected));
-        }
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ") {
-        if let Some((got, expected)) = rest.split_once(", expected ") {
-            let expected = expected
-                .trim_start_matches("one of ")
-                .trim_start_matches("a ")
-                .replace('`', "");
-            return format!("must be one of {expected} (got {})", got.replace('`', "\""));
-        }
+    if let Some(rest) = message.strip_prefix("unknown variant ")
+        && let Some((got, expected)) = rest.split_once(", expected ")
+    {
+        let expected = expected
+            .trim_start_matches("one of ")
+            .trim_start_matches("a ")
+            .replace('`', "");
+        return format!("must be one of {expected} (got {})", got.replace('`', "\""));
     }
     // Query strings: the parser's word for a bad number or flag.
     match message {

@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the OpenAPI document (as `GET /openapi.json` serves it) and exit.
+    Openapi,
     /// Import a GeoJSON FeatureCollection into a project.
     Import {
         file: PathBuf,
@@ -78,6 +80,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = connect(&config).await?;
             store.close().await;
             println!("migrations applied ({})", store.engine());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::http::openapi::document_json());
             Ok(())
         }
         Command::Import {

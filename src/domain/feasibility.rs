@@ -102,15 +102,31 @@ impl ProjectScope {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeasibilityRequest {
+    // Options, so that a missing coordinate is reported with the others (`parse`).
+    #[schema(required = true, nullable = false, minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    #[schema(required = true, nullable = false, minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
+    #[schema(min_length = 1, max_length = 200)]
     pub plan_id: Option<String>,
     #[serde(default)]
+    #[schema(inline, value_type = Vec<Text>)]
     pub tags: Vec<String>,
+    /// Metres, up to the `max_radius_m` setting; default the `default_radius_m` setting.
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub radius_m: Option<f64>,
+    /// Candidates answered at most (default 5).
+    #[schema(minimum = 1, maximum = 50)]
     pub limit: Option<i64>,
+    /// Narrows the token's projects.
+    #[schema(value_type = Option<Vec<Text>>)]
     pub projects: Option<Vec<String>>,
 }
+
+/// Text of 1 to 200 characters, no control characters.
+#[derive(utoipa::ToSchema)]
+#[schema(min_length = 1, max_length = 200)]
+pub struct Text(#[allow(dead_code)] String);
 
 /// A checked feasibility request; the plan is still to be looked up.
 #[derive(Debug, Clone, PartialEq)]

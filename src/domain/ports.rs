@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortRef {
     pub splitter_id: String,
+    #[schema(minimum = 1)]
     pub port: u32,
 }
 

@@ -103,16 +103,29 @@ impl fmt::Debug for Customer {
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
+    // Options, so that every missing field is reported at once (`holder`, `parse`).
+    #[schema(required = true, nullable = false, minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    #[schema(required = true, nullable = false, minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
+    #[schema(min_length = 1, max_length = 200)]
     pub plan_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::domain::feasibility::Text>)]
     pub tags: Vec<String>,
+    /// Metres, up to the `max_radius_m` setting; default the `default_radius_m` setting.
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub radius_m: Option<f64>,
+    #[schema(value_type = Option<Vec<crate::domain::feasibility::Text>>)]
     pub projects: Option<Vec<String>>,
+    /// Hold on this box, which must itself be a candidate.
+    #[schema(min_length = 1, max_length = 200)]
     pub box_id: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 500)]
     pub address: Option<String>,
+    #[schema(required = true, nullable = false)]
     pub customer: Option<CustomerInput>,
+    #[schema(min_length = 1, max_length = 200)]
     pub external_ref: Option<String>,
 }
 
@@ -128,8 +141,12 @@ impl fmt::Debug for ReservationRequest {
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    /// E.164, such as +5511987654321.
+    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$")]
     pub phone: Option<String>,
+    #[schema(format = Email)]
     pub email: Option<String>,
 }
 
@@ -151,7 +168,7 @@ impl fmt::Debug for Holder {
 }
 
 /// The longest address accepted.
-const MAX_ADDRESS: usize = 500;
+pub(crate) const MAX_ADDRESS: usize = 500;
 
 impl ReservationRequest {
     /// Where and for what plan: checked as a feasibility request is.
@@ -417,6 +434,7 @@ pub struct Reservation {
     pub project: String,
     pub box_id: String,
     pub splitter_id: String,
+    #[schema(minimum = 1)]
     pub port: u32,
     pub distance_m: f64,
     pub plan_id: Option<String>,

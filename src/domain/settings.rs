@@ -16,15 +16,18 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub default_radius_m: Option<f64>,
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub max_radius_m: Option<f64>,
+    #[schema(minimum = 1, maximum = 31622400)]
     pub reservation_ttl_s: Option<i64>,
 }
 
 /// The longest reservation time-to-live accepted: one year.
-const MAX_TTL_S: i64 = 366 * 86_400;
+pub(crate) const MAX_TTL_S: i64 = 366 * 86_400;
 /// The largest search radius accepted: 100 km.
-const MAX_RADIUS_M: f64 = 100_000.0;
+pub(crate) const MAX_RADIUS_M: f64 = 100_000.0;
 
 impl Default for Settings {
     fn default() -> Self {

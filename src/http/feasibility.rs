@@ -80,7 +80,7 @@ impl From<FeasibilityError> for ApiError {
 }
 
 /// `POST /feasibility`
-#[utoipa::path(post, path = "/feasibility", tag = "feasibility", request_body = FeasibilityRequest,
+#[utoipa::path(post, path = "/feasibility", operation_id = "check_feasibility", tag = "feasibility", request_body = FeasibilityRequest,
     responses((status = 200, description = "Candidates, or the reason there are none", body = FeasibilityOut), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn feasibility(

@@ -17,13 +17,13 @@ pub struct Ready {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// The database answers and the index is loaded.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Ready),
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations", responses((status = 200, description = "The database is reachable and the index loaded", body = Ready),
     (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
     let boxes = app
@@ -37,7 +37,7 @@ pub async fn readyz(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Prometheus text.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(
     app: web::Data<App>,
     handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>,

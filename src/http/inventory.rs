@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
 /// Boxes one `GET /boxes` returns at most.
-const MAX_BBOX_LIMIT: usize = 10_000;
+pub(crate) const MAX_BBOX_LIMIT: usize = 10_000;
 
 /// The largest import body, bytes.
 #[derive(Debug, Clone, Copy)]
@@ -73,10 +73,10 @@ pub struct BoxCollection {
 }
 
 /// `POST /inventory/import?project=ID&mode=upsert|replace`
-#[utoipa::path(post, path = "/inventory/import", tag = "inventory",
+#[utoipa::path(post, path = "/inventory/import", operation_id = "import_inventory", tag = "inventory",
     params(("project" = String, Query, description = "Project id"), ("mode" = Option<ImportMode>, Query, description = "upsert (default) or replace")),
     request_body(content = Object, description = "A GeoJSON FeatureCollection of boxes and regions", content_type = "application/json"),
-    responses((status = 200, body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Imported: counts, moved holds and warnings", body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn import(
     app: web::Data<App>,
@@ -126,8 +126,8 @@ pub async fn import(
 }
 
 /// `GET /boxes/{id}`
-#[utoipa::path(get, path = "/boxes/{id}", tag = "inventory", params(("id" = String, Path, description = "Box id")),
-    responses((status = 200, body = BoxDetail), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/boxes/{id}", operation_id = "get_box", tag = "inventory", params(("id" = String, Path, description = "Box id")),
+    responses((status = 200, description = "The box with its splitters and port states", body = BoxDetail), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get_box(
     app: web::Data<App>,
     caller: Caller,
@@ -152,6 +152,8 @@ pub struct BboxParams {
     /// `minLon,minLat,maxLon,maxLat`
     bbox: Option<String>,
     project: Option<String>,
+    /// Default 1,000.
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -174,8 +176,8 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
 }
 
 /// `GET /boxes?bbox=minLon,minLat,maxLon,maxLat&project=&limit=` as GeoJSON.
-#[utoipa::path(get, path = "/boxes", tag = "inventory", params(BboxParams),
-    responses((status = 200, body = BoxCollection, content_type = "application/geo+json"), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/boxes", operation_id = "list_boxes", tag = "inventory", params(BboxParams),
+    responses((status = 200, description = "Boxes in the bounding box, as GeoJSON", body = BoxCollection, content_type = "application/geo+json"), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn boxes_in_bbox(
     app: web::Data<App>,
     caller: Caller,

@@ -13,6 +13,8 @@ const READ: [Scope; 2] = [Scope::Feasibility, Scope::ReservationsRead];
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
+    /// Default: the plan's id.
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -25,15 +27,15 @@ pub struct PlanList {
 }
 
 /// `GET /plans`
-#[utoipa::path(get, path = "/plans", tag = "plans", responses((status = 200, body = PlanList), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/plans", operation_id = "list_plans", tag = "plans", responses((status = 200, description = "Every plan", body = PlanList), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn list(app: web::Data<App>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_any(&READ)?;
     Ok(HttpResponse::Ok().json(PlanList { items: app.plans() }))
 }
 
 /// `GET /plans/{id}`
-#[utoipa::path(get, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")),
-    responses((status = 200, body = Plan), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/plans/{id}", operation_id = "get_plan", tag = "plans", params(("id" = String, Path, description = "Plan id")),
+    responses((status = 200, description = "The plan", body = Plan), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get(
     app: web::Data<App>,
     caller: Caller,
@@ -47,7 +49,7 @@ pub async fn get(
 }
 
 /// `PUT /plans/{id}`: creates (201) or replaces (200).
-#[utoipa::path(put, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")), request_body = PlanBody,
+#[utoipa::path(put, path = "/plans/{id}", operation_id = "put_plan", tag = "plans", params(("id" = String, Path, description = "Plan id")), request_body = PlanBody,
     responses((status = 200, description = "Replaced", body = Plan), (status = 201, description = "Created", body = Plan), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn put(
     app: web::Data<App>,
@@ -84,7 +86,7 @@ pub async fn put(
 }
 
 /// `DELETE /plans/{id}`
-#[utoipa::path(delete, path = "/plans/{id}", tag = "plans", params(("id" = String, Path, description = "Plan id")),
+#[utoipa::path(delete, path = "/plans/{id}", operation_id = "delete_plan", tag = "plans", params(("id" = String, Path, description = "Plan id")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn delete(
     app: web::Data<App>,

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-const MAX_LIMIT: usize = 500;
+pub(crate) const MAX_LIMIT: usize = 500;
 
 impl From<ReserveError> for ApiError {
     fn from(e: ReserveError) -> Self {
@@ -52,7 +52,7 @@ impl From<TransitionError> for ApiError {
 }
 
 /// `POST /reservations`
-#[utoipa::path(post, path = "/reservations", tag = "reservations", request_body = ReservationRequest,
+#[utoipa::path(post, path = "/reservations", operation_id = "create_reservation", tag = "reservations", request_body = ReservationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters")),
     responses((status = 201, description = "Held, durably stored", body = Reservation), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing can be held: code is the feasibility reason", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
@@ -104,8 +104,8 @@ async fn visible(app: &App, caller: &Caller, key: &str) -> Result<Reservation, A
 }
 
 /// `GET /reservations/{id or code}`
-#[utoipa::path(get, path = "/reservations/{id}", tag = "reservations", params(("id" = String, Path, description = "Reservation id or code")),
-    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/reservations/{id}", operation_id = "get_reservation", tag = "reservations", params(("id" = String, Path, description = "Reservation id or code")),
+    responses((status = 200, description = "The reservation", body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn get(
     app: web::Data<App>,
     caller: Caller,
@@ -134,8 +134,8 @@ async fn transition(
 }
 
 /// `POST /reservations/{id}/confirm`: pending to confirmed.
-#[utoipa::path(post, path = "/reservations/{id}/confirm", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
-    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(post, path = "/reservations/{id}/confirm", operation_id = "confirm_reservation", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, description = "The reservation, confirmed", body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn confirm(
     app: web::Data<App>,
@@ -146,8 +146,8 @@ pub async fn confirm(
 }
 
 /// `POST /reservations/{id}/cancel`: pending or confirmed to cancelled.
-#[utoipa::path(post, path = "/reservations/{id}/cancel", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
-    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(post, path = "/reservations/{id}/cancel", operation_id = "cancel_reservation", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, description = "The reservation, cancelled", body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn cancel(
     app: web::Data<App>,
@@ -158,8 +158,8 @@ pub async fn cancel(
 }
 
 /// `POST /reservations/{id}/complete`: confirmed to installed.
-#[utoipa::path(post, path = "/reservations/{id}/complete", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
-    responses((status = 200, body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(post, path = "/reservations/{id}/complete", operation_id = "complete_reservation", tag = "reservations", params(("id" = String, Path, description = "Reservation id")),
+    responses((status = 200, description = "The reservation, installed", body = Reservation), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn complete(
     app: web::Data<App>,
@@ -172,15 +172,23 @@ pub async fn complete(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(inline, value_type = Option<crate::domain::reservation::Status>)]
     status: Option<String>,
     project: Option<String>,
     box_id: Option<String>,
     code: Option<String>,
     external_ref: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
     created_from: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
     created_to: Option<String>,
     /// `true` or `false`: installs whose port an import has or has not shown used.
+    #[param(value_type = Option<bool>)]
     inventory_confirmed: Option<String>,
+    /// Default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -214,8 +222,8 @@ pub struct ReservationPage {
 }
 
 /// `GET /reservations?...`: newest first, cursor-paginated.
-#[utoipa::path(get, path = "/reservations", tag = "reservations", params(ListParams),
-    responses((status = 200, body = ReservationPage), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/reservations", operation_id = "list_reservations", tag = "reservations", params(ListParams),
+    responses((status = 200, description = "A page of reservations, newest first", body = ReservationPage), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn list(
     app: web::Data<App>,
     caller: Caller,

@@ -4,6 +4,7 @@ pub mod code;
 pub mod error;
 pub mod extract;
 mod feasibility;
+mod features;
 mod health;
 mod inventory;
 pub mod middleware;
@@ -36,6 +37,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(resource("/").route(web::get().to(features::landing)))
+        .service(resource("/conformance").route(web::get().to(features::conformance)))
+        .service(resource("/collections").route(web::get().to(features::collections)))
+        .service(resource("/collections/{id}").route(web::get().to(features::collection)))
+        .service(resource("/collections/{id}/items").route(web::get().to(features::items)))
+        .service(
+            resource("/collections/{collection}/items/{id}").route(web::get().to(features::item)),
+        )
         .service(resource("/feasibility").route(web::post().to(feasibility::feasibility)))
         .service(resource("/inventory/import").route(web::post().to(inventory::import)))
         .service(resource("/boxes").route(web::get().to(inventory::boxes_in_bbox)))

@@ -123,11 +123,7 @@ pub fn parse_items_query(query: &str) -> Result<ItemsQuery, Invalid> {
     let mut invalid = Invalid::default();
     let params = single_params(query, &ITEMS_PARAMS, &mut invalid);
     let get = |name: &str| params.get(name).map(String::as_str);
-    let bbox = get("bbox").and_then(|b| {
-        parse_bbox(b)
-            .map_err(|m| invalid.add("bbox", m))
-            .ok()
-    });
+    let bbox = get("bbox").and_then(|b| parse_bbox(b).map_err(|m| invalid.add("bbox", m)).ok());
     let limit = parse_limit(get("limit")).unwrap_or_else(|m| {
         invalid.add("limit", m);
         DEFAULT_LIMIT
@@ -162,7 +158,10 @@ fn single_params(query: &str, known: &[&str], invalid: &mut Invalid) -> BTreeMap
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         if !known.contains(&name.as_ref()) {
             invalid.add(name.as_ref(), "is not a parameter of this call");
-        } else if params.insert(name.to_string(), value.into_owned()).is_some() {
+        } else if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
             invalid.add(name.as_ref(), "is given more than once");
         }
     }
@@ -253,7 +252,9 @@ mod tests {
         assert_eq!(parse_items_query("limit=7").unwrap().limit, 7);
         assert_eq!(parse_items_query("limit=50000").unwrap().limit, MAX_LIMIT);
         assert_eq!(
-            parse_items_query("limit=99999999999999999999").unwrap().limit,
+            parse_items_query("limit=99999999999999999999")
+                .unwrap()
+                .limit,
             MAX_LIMIT
         );
         for bad in ["limit=0", "limit=-3", "limit=x", "limit=1.5", "limit="] {
@@ -290,8 +291,17 @@ mod tests {
 
     #[test]
     fn a_bbox_is_four_degrees_in_range_south_before_north() {
-        assert_eq!(parse_bbox("170,-10,-170,10"), Ok([170.0, -10.0, -170.0, 10.0]));
-        for bad in ["1,2,3", "a,b,c,d", "0,-91,1,1", "-46,-23,-47,-24", "0,0,181,1"] {
+        assert_eq!(
+            parse_bbox("170,-10,-170,10"),
+            Ok([170.0, -10.0, -170.0, 10.0])
+        );
+        for bad in [
+            "1,2,3",
+            "a,b,c,d",
+            "0,-91,1,1",
+            "-46,-23,-47,-24",
+            "0,0,181,1",
+        ] {
             assert!(parse_bbox(bad).is_err(), "{bad}");
         }
     }

@@ -264,7 +264,12 @@ pub async fn landing(caller: Caller, req: HttpRequest) -> Result<HttpResponse, A
                 JSON,
                 "Conformance classes",
             ),
-            link(format!("{base}/collections"), "data", JSON, "The collections"),
+            link(
+                format!("{base}/collections"),
+                "data",
+                JSON,
+                "The collections",
+            ),
         ],
     }))
 }

@@ -1,13 +1,13 @@
 //! Boxes with their port accounting and regions, read one by id or a page at a time in id
 //! order (the layers of OGC API – Features).
 
-use super::{parse_status, stored_region, to_u32};
 use super::{BoxDetail, SplitterDetail};
+use super::{parse_status, stored_region, to_u32};
 use crate::domain::feasibility::ProjectScope;
 use crate::domain::features::ItemKey;
 use crate::domain::network::{Region, SplitterKind, free_ports};
-use crate::store::{Store, StoreError, on_pool, push_list, push_project_scope, tags_from_text};
 use crate::store::occupying;
+use crate::store::{Store, StoreError, on_pool, push_list, push_project_scope, tags_from_text};
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 
@@ -55,8 +55,10 @@ struct SplitterRow {
 }
 
 /// ` AND lat … AND lon …`: a lon/lat box, across the antimeridian when `min_lon > max_lon`.
-fn push_bbox<DB: sqlx::Database>(qb: &mut QueryBuilder<DB>, [min_lon, min_lat, max_lon, max_lat]: [f64; 4])
-where
+fn push_bbox<DB: sqlx::Database>(
+    qb: &mut QueryBuilder<DB>,
+    [min_lon, min_lat, max_lon, max_lat]: [f64; 4],
+) where
     f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     qb.push(" AND lat BETWEEN ")
@@ -84,7 +86,8 @@ fn meets(region: &Region, [min_lon, min_lat, max_lon, max_lat]: [f64; 4]) -> boo
     if min_lon <= max_lon {
         region.area.intersects(&rect(min_lon, max_lon))
     } else {
-        region.area.intersects(&rect(min_lon, 180.0)) || region.area.intersects(&rect(-180.0, max_lon))
+        region.area.intersects(&rect(min_lon, 180.0))
+            || region.area.intersects(&rect(-180.0, max_lon))
     }
 }
 
@@ -210,8 +213,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let rows = on_pool!(self, read, |p| {
-            let mut qb =
-                QueryBuilder::new("SELECT project, id, name, tags, geometry FROM regions WHERE 1 = 1");
+            let mut qb = QueryBuilder::new(
+                "SELECT project, id, name, tags, geometry FROM regions WHERE 1 = 1",
+            );
             if let Some(after) = after {
                 qb.push(" AND (project > ")
                     .push_bind(after.project.clone())
@@ -286,22 +290,38 @@ impl Store {
             return Ok(None);
         }
         let rows = on_pool!(self, read, |p| {
-            let mut qb = QueryBuilder::new("SELECT id, name, tags, geometry FROM regions WHERE 1 = 1");
+            let mut qb =
+                QueryBuilder::new("SELECT id, name, tags, geometry FROM regions WHERE 1 = 1");
             push_project_scope(&mut qb, scope);
             qb.build()
                 .fetch_all(p)
                 .await?
                 .into_iter()
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    ))
+                })
                 .collect::<Result<Vec<(String, String, String, String)>, _>>()
         })?;
         let mut extent: Option<[f64; 4]> = None;
         for (id, name, tags, geometry) in rows {
-            let Some(r) = stored_region(id, name, tags, geometry)?.area.bounding_rect() else {
+            let Some(r) = stored_region(id, name, tags, geometry)?
+                .area
+                .bounding_rect()
+            else {
                 continue;
             };
             let [w, s, e, n] = extent.unwrap_or([f64::MAX, f64::MAX, f64::MIN, f64::MIN]);
-            extent = Some([w.min(r.min().x), s.min(r.min().y), e.max(r.max().x), n.max(r.max().y)]);
+            extent = Some([
+                w.min(r.min().x),
+                s.min(r.min().y),
+                e.max(r.max().x),
+                n.max(r.max().y),
+            ]);
         }
         Ok(extent)
     }
@@ -349,9 +369,17 @@ fn assemble(
             kind,
             ports,
             used,
-            used_ports: s.used_ports.split(',').filter_map(|n| n.parse().ok()).collect(),
+            used_ports: s
+                .used_ports
+                .split(',')
+                .filter_map(|n| n.parse().ok())
+                .collect(),
             holds: held_ports.len() as u32,
-            free: free_ports(ports, used, (held_ports.len() + installed_ports.len()) as u32),
+            free: free_ports(
+                ports,
+                used,
+                (held_ports.len() + installed_ports.len()) as u32,
+            ),
             held_ports,
             installed_ports,
             id: s.id,

@@ -173,11 +173,20 @@ fn parse_limit(text: Option<&str>) -> Result<usize, &'static str> {
     let Some(text) = text else {
         return Ok(DEFAULT_LIMIT);
     };
-    match text.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1"),
-        Ok(n) => Ok(usize::try_from(n).map_or(MAX_LIMIT, |n| n.min(MAX_LIMIT))),
-        Err(_) if text.trim().parse::<i64>().is_ok() => Err("must be at least 1"),
-        Err(_) => Err("must be a whole number"),
+    let digits = text.trim();
+    let negative = digits
+        .strip_prefix('-')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if negative {
+        return Err("must be at least 1");
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be a whole number");
+    }
+    // Digits beyond any number are still a number above the largest page.
+    match digits.parse::<u64>().map_or(u64::MAX, |n| n) {
+        0 => Err("must be at least 1"),
+        n => Ok(usize::try_from(n).map_or(MAX_LIMIT, |n| n.min(MAX_LIMIT))),
     }
 }
 

@@ -40,10 +40,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/").route(web::get().to(features::landing)))
         .service(resource("/conformance").route(web::get().to(features::conformance)))
         .service(resource("/collections").route(web::get().to(features::collections)))
-        .service(resource("/collections/{id}").route(web::get().to(features::collection)))
-        .service(resource("/collections/{id}/items").route(web::get().to(features::items)))
+        .service(resource("/collections/{collectionId}").route(web::get().to(features::collection)))
         .service(
-            resource("/collections/{collection}/items/{id}").route(web::get().to(features::item)),
+            resource("/collections/{collectionId}/items").route(web::get().to(features::items)),
+        )
+        .service(
+            resource("/collections/{collectionId}/items/{featureId}")
+                .route(web::get().to(features::item)),
         )
         .service(resource("/feasibility").route(web::post().to(feasibility::feasibility)))
         .service(resource("/inventory/import").route(web::post().to(inventory::import)))

@@ -115,7 +115,7 @@ pub struct Geometry {
     #[serde(rename = "type")]
     kind: &'static str,
     /// `[longitude, latitude]` for a box; the rings of a MultiPolygon for a region.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<serde_json::Value>)]
     coordinates: serde_json::Value,
 }
 

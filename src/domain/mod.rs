@@ -1,6 +1,7 @@
 //! Pure types and rules of the service; no I/O.
 
 pub mod feasibility;
+pub mod features;
 pub mod geodesy;
 pub mod import;
 pub mod network;

@@ -158,21 +158,7 @@ pub struct BboxParams {
 }
 
 fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
-    let bad = || ApiError::invalid("bbox", "must be minLon,minLat,maxLon,maxLat in degrees");
-    let parts: Vec<f64> = text
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    let [min_lon, min_lat, max_lon, max_lat] = <[f64; 4]>::try_from(parts).map_err(|_| bad())?;
-    let lon_ok = |v: f64| (-180.0..=180.0).contains(&v);
-    let lat_ok = |v: f64| (-90.0..=90.0).contains(&v);
-    if !(lon_ok(min_lon) && lon_ok(max_lon) && lat_ok(min_lat) && lat_ok(max_lat))
-        || min_lat > max_lat
-    {
-        return Err(bad());
-    }
-    Ok([min_lon, min_lat, max_lon, max_lat])
+    crate::domain::features::parse_bbox(text).map_err(|m| ApiError::invalid("bbox", m))
 }
 
 /// `GET /boxes?bbox=minLon,minLat,maxLon,maxLat&project=&limit=` as GeoJSON.

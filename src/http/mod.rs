@@ -4,6 +4,7 @@ pub mod code;
 pub mod error;
 pub mod extract;
 mod feasibility;
+mod features;
 mod health;
 mod inventory;
 pub mod middleware;
@@ -86,6 +87,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz).done())
         .service(resource("/metrics").get(health::metrics).done())
         .service(resource("/openapi.json").get(openapi::openapi_json).done())
+        .service(resource("/").get(features::landing).done())
+        .service(resource("/conformance").get(features::conformance).done())
+        .service(resource("/collections").get(features::collections).done())
+        .service(resource("/collections/{collectionId}").get(features::collection).done())
+        .service(resource("/collections/{collectionId}/items").get(features::items).done())
+        .service(
+            resource("/collections/{collectionId}/items/{featureId}")
+                .get(features::item)
+                .done(),
+        )
         .service(
             resource("/feasibility")
                 .post(feasibility::feasibility)

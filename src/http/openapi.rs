@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
-use super::{feasibility, health, inventory, plans, reservations, settings};
+use super::{feasibility, features, health, inventory, plans, reservations, settings};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -22,6 +22,12 @@ use utoipa::{Modify, OpenApi};
         inventory::import,
         inventory::get_box,
         inventory::boxes_in_bbox,
+        features::landing,
+        features::conformance,
+        features::collections,
+        features::collection,
+        features::items,
+        features::item,
         plans::list,
         plans::get,
         plans::put,
@@ -38,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         (name = "feasibility", description = "Can we install here?"),
         (name = "reservations", description = "Holding a port for a prospective customer"),
         (name = "inventory", description = "The network plant"),
+        (name = "features", description = "The network plant as OGC API - Features (Part 1: Core, GeoJSON)"),
         (name = "plans", description = "Commercial plans"),
         (name = "settings", description = "Operator settings"),
         (name = "operations", description = "Health, readiness, metrics, this document"),

@@ -15,11 +15,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod features;
 mod hold_queue;
 mod reads;
 mod refresh;
 mod reservations;
 mod sync;
+pub use features::region_item_id;
 pub use reads::NotReady;
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 

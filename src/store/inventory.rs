@@ -19,6 +19,9 @@ use sqlx::{QueryBuilder, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 mod bulk;
+mod pages;
+
+pub use pages::{BoxSelection, StoredRegion};
 
 use bulk::{BoxRow, BulkSql, RegionTags, SplitterRow};
 
@@ -610,75 +613,10 @@ impl Store {
 
     /// One box with its splitters' port accounting.
     pub async fn box_detail(&self, id: &str) -> Result<BoxDetail, StoreError> {
-        on_pool!(self, read, |p| {
-            let b = sqlx::query(
-                "SELECT id, project, name, status, lat, lon, region_tags FROM boxes WHERE id = $1",
-            )
-            .bind(id.to_owned())
-            .fetch_optional(p)
+        self.box_details(BoxSelection::One(id))
             .await?
-            .ok_or(StoreError::NotFound)?;
-            let mut occupied: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::new();
-            let read = format!(
-                "SELECT splitter_id, port, status FROM reservations WHERE {} AND box_id = $1 ORDER BY port",
-                occupying("")
-            );
-            for r in sqlx::query(sqlx::AssertSqlSafe(read))
-                .bind(id.to_owned())
-                .fetch_all(p)
-                .await?
-            {
-                let (held, installed) = occupied.entry(r.try_get(0)?).or_default();
-                let port = to_u32(r.try_get(1)?);
-                if r.try_get::<&str, _>(2)? == "installed" {
-                    installed.push(port);
-                } else {
-                    held.push(port);
-                }
-            }
-            let splitters = sqlx::query(
-                "SELECT id, kind, ports, used, used_ports FROM splitters WHERE box_id = $1 ORDER BY id",
-            )
-            .bind(id.to_owned())
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| {
-                let (ports, used) = (to_u32(r.try_get(2)?), to_u32(r.try_get(3)?));
-                let kind: &str = r.try_get(1)?;
-                let used_ports: &str = r.try_get(4)?;
-                let id: String = r.try_get(0)?;
-                let (held_ports, installed_ports) = occupied.remove(&id).unwrap_or_default();
-                Ok(SplitterDetail {
-                    kind: SplitterKind::parse(kind).ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored splitter kind {kind:?}")))?,
-                    ports,
-                    used,
-                    used_ports: used_ports.split(',').filter_map(|s| s.parse().ok()).collect(),
-                    holds: held_ports.len() as u32,
-                    free: free_ports(ports, used, (held_ports.len() + installed_ports.len()) as u32),
-                    held_ports,
-                    installed_ports,
-                    id,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-            let free_ports = splitters
-                .iter()
-                .filter(|s| s.kind == SplitterKind::Attendance)
-                .map(|s| s.free)
-                .sum();
-            Ok(BoxDetail {
-                free_ports,
-                id: b.try_get(0)?,
-                project: b.try_get(1)?,
-                name: b.try_get(2)?,
-                status: parse_status(b.try_get(3)?)?,
-                lat: b.try_get(4)?,
-                lon: b.try_get(5)?,
-                region_tags: tags_from_text(b.try_get(6)?)?,
-                splitters,
-            })
-        })
+            .pop()
+            .ok_or(StoreError::NotFound)
     }
 
     /// Boxes inside a lon/lat box (`min_lon > max_lon` crosses the antimeridian), at most

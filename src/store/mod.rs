@@ -17,7 +17,10 @@ mod writer;
 
 pub use changes::{Change, splitters_of};
 pub use error::StoreError;
-pub use inventory::{BoxDetail, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail};
+pub use inventory::{
+    BoxDetail, BoxSelection, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail,
+    StoredRegion,
+};
 pub use reservations::{
     HeldBatch, HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
 };

@@ -30,6 +30,7 @@ mod auth;
 mod feasibility;
 mod import_validation;
 mod inventory;
+mod ogc_features;
 mod operations;
 mod plans_settings;
 mod port_accounting;

@@ -334,7 +334,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 21] = [
+const ROUTES: [(&str, &str); 27] = [
     ("post", "/feasibility"),
     ("post", "/reservations"),
     ("get", "/reservations"),
@@ -356,6 +356,12 @@ const ROUTES: [(&str, &str); 21] = [
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/plans"),
+    ("get", "/"),
+    ("get", "/conformance"),
+    ("get", "/collections"),
+    ("get", "/collections/{collectionId}"),
+    ("get", "/collections/{collectionId}/items"),
+    ("get", "/collections/{collectionId}/items/{featureId}"),
 ];
 
 on_both_engines!(
@@ -402,7 +408,10 @@ on_both_engines!(
         assert_eq!(documented, expected);
         // Every documented operation is routed: none falls through to "unknown path" or 405.
         for (method, path) in &documented {
-            let concrete = path.replace("{id}", "x");
+            let concrete = path
+                .replace("{id}", "x")
+                .replace("{collectionId}", "boxes")
+                .replace("{featureId}", "x");
             let r = app
                 .send(
                     &method.to_uppercase(),

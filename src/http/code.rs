@@ -17,6 +17,8 @@ pub enum Code {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    UnsupportedMediaType,
+    UnsupportedCrs,
     NoCoverage,
     NetworkNotDeployed,
     PlanNotAvailable,
@@ -30,7 +32,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 22] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::ValidationFailed,
@@ -41,6 +43,8 @@ impl Code {
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::UnsupportedCrs,
         Self::NoCoverage,
         Self::NetworkNotDeployed,
         Self::PlanNotAvailable,
@@ -78,6 +82,16 @@ impl Code {
                 "payload_too_large",
                 S::PAYLOAD_TOO_LARGE,
                 "Payload too large",
+            ),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+            ),
+            Self::UnsupportedCrs => (
+                "unsupported_crs",
+                S::UNPROCESSABLE_ENTITY,
+                "Unsupported coordinate reference system",
             ),
             Self::NoCoverage => ("no_coverage", S::CONFLICT, "No coverage"),
             Self::NetworkNotDeployed => {

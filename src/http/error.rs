@@ -29,6 +29,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body's `Content-Type` is not one the endpoint takes; the detail names those.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A 409: `code` is one of the conflict rows of the table.
     #[error("{detail}")]
     Conflict {
@@ -63,6 +66,7 @@ impl ApiError {
             Self::NotFound(_) => Code::NotFound,
             Self::MethodNotAllowed => Code::MethodNotAllowed,
             Self::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
             Self::Unavailable => Code::ServiceUnavailable,
             Self::NotReady(_) => Code::NotReady,

@@ -8,7 +8,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the file's coordinates are in {0}, but the import takes WGS84 longitude/latitude \
-     (EPSG:4326, CRS84): reproject the file first, e.g. \
+     (EPSG:4326, CRS84): reproject the file with `ogr2ogr -t_srs EPSG:4326`, e.g. \
      `ogr2ogr -f GeoJSON -t_srs EPSG:4326 out.geojson in.geojson`"
 )]
 pub struct UnsupportedCrs(pub String);

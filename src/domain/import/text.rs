@@ -93,6 +93,59 @@ mod tests {
     }
 
     #[test]
+    fn both_passes_read_the_dialects_alike() {
+        let doc = json!({"type": "FeatureCollection", "bbox": [0, 0, 1, 1],
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+            "features": [
+            {"type": "Feature", "id": 1001, "bbox": [0, 0, 0, 0],
+             "geometry": {"type": "Point", "coordinates": [-46.633, -23.5507, 800.0]},
+             "properties": {"status": "Deployed", "ports": 8.0, "used": 3.0, "note": "x",
+                            "free_ports": 5, "lat": -23.5507}},
+            point(json!({"kind": "Box", "id": "B", "status": "IN_PROJECT", "tags": ["t"],
+                "splitters": [{"id": "B-S1", "kind": "Connection", "ports": 4, "used": 1, "used_ports": [2]}]})),
+            {"type": "Feature", "id": "r", "geometry": {"type": "Polygon", "coordinates": [[[-47, -24], [-46, -24], [-46, -23], [-47, -23], [-47, -24]]]},
+             "properties": {"tags": ["t"], "status": "deployed"}},
+        ]});
+        let typed = read_typed(doc.to_string().as_bytes()).expect("the typed pass reads it");
+        assert_eq!(Ok(typed.clone()), same_as_parsed(&doc));
+        assert_eq!(typed.boxes[0].1.id, "1001");
+        assert_eq!(typed.boxes[0].1.splitters[0].id, "1001-S1");
+        assert_eq!(typed.boxes[0].1.splitters[0].ports.used(), &[1, 2, 3]);
+        assert_eq!(typed.regions[0].1.id, "r");
+        let ignored: Vec<(&str, usize)> = typed
+            .ignored
+            .iter()
+            .map(|(k, &n)| (k.as_str(), n))
+            .collect();
+        assert_eq!(ignored, [("note", 1), ("status", 1), ("tags", 1)]);
+        // A byte-order mark first is skipped; a splitter member the rules do not read is
+        // counted by the exact pass.
+        let mut text = b"\xEF\xBB\xBF".to_vec();
+        text.extend(doc.to_string().into_bytes());
+        assert_eq!(read_collection(&text).unwrap(), typed);
+        let mut extra = doc.clone();
+        extra["features"][1]["properties"]["splitters"][0]["colour"] = json!("blue");
+        let read = read_collection(extra.to_string().as_bytes()).unwrap();
+        assert_eq!(read.ignored.get("splitters[].colour"), Some(&1));
+    }
+
+    #[test]
+    fn a_projected_crs_is_refused_by_both_passes() {
+        let doc = json!({"type": "FeatureCollection",
+            "features": [point(json!({"kind": "box", "id": "A", "status": "deployed"}))],
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31983"}}});
+        assert!(read_typed(doc.to_string().as_bytes()).is_none());
+        assert!(matches!(
+            read_collection(doc.to_string().as_bytes()),
+            Err(ReadError::UnsupportedCrs(_))
+        ));
+        assert!(matches!(
+            parse_collection(&doc),
+            Err(ReadError::UnsupportedCrs(_))
+        ));
+    }
+
+    #[test]
     fn anything_the_typed_pass_cannot_read_goes_by_the_rules() {
         let b = |props: Value| json!({"type": "FeatureCollection", "features": [point(props)]});
         let splitter = |extra: Value| {

@@ -2,7 +2,7 @@
 
 use crate::auth::{Scope, TokenKeys};
 use crate::config::{Config, Secret};
-use crate::domain::import::{ImportMode, parse_collection};
+use crate::domain::import::{Format, ImportMode, ReadError};
 use crate::startup::Application;
 use crate::store::{PoolOptions, Store};
 use anyhow::{Context, bail};
@@ -46,7 +46,7 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (as `GET /openapi.json` serves it) and exit.
     Openapi,
-    /// Import a GeoJSON FeatureCollection into a project.
+    /// Import a GeoJSON FeatureCollection (or a `.csv` file of boxes) into a project.
     Import {
         file: PathBuf,
         #[arg(long)]
@@ -156,11 +156,13 @@ async fn import(
     crate::domain::network::check_project_id(&project)
         .map_err(|m| anyhow::anyhow!("--project: {m}"))?;
     let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let doc: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let batch = match parse_collection(&doc) {
+    let is_csv = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let format = if is_csv { Format::Csv } else { Format::GeoJson };
+    let batch = match crate::domain::import::read(&text, format) {
         Ok(b) => b,
-        Err(invalid) => {
+        Err(ReadError::Invalid(invalid)) => {
             for e in &invalid.0 {
                 eprintln!("{}: {}", e.field, e.message);
             }
@@ -170,6 +172,7 @@ async fn import(
                 invalid.0.len()
             );
         }
+        Err(e) => bail!("{} refused, nothing imported: {e}", file.display()),
     };
     let store = connect(&config).await?;
     let mode = if replace {
@@ -188,7 +191,10 @@ async fn import(
         }
         other => other?,
     };
-    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    // The answer of the HTTP import: the counts, the moved holds and the warnings.
+    let mut answer = serde_json::to_value(&outcome)?;
+    answer["warnings"] = serde_json::to_value(batch.warnings())?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
 }
 

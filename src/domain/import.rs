@@ -1,25 +1,84 @@
-//! Reading an inventory GeoJSON FeatureCollection into boxes and regions.
+//! Reading an inventory file (a GeoJSON FeatureCollection, or CSV) into boxes and regions.
 //!
-//! Every feature is checked and every problem reported (`features[3].properties.status`),
-//! so a rejected file can be fixed in one pass.
+//! Every feature (or row) is checked and every problem reported
+//! (`features[3].properties.status`, `rows[2].ports`), so a rejected file can be fixed in
+//! one pass. The dialects GIS tools write are taken as they are ([`dialect`]).
 
-use super::Coord;
-use super::network::{BoxStatus, NetBox, Ports, Region, Splitter, SplitterKind, check_text};
-use super::region_geometry::{parse_region_geometry, position};
+use super::network::{NetBox, Region};
 use super::validation::Invalid;
-use serde_json::{Map, Value};
-use std::collections::HashSet;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
+mod crs;
+mod csv;
+mod dialect;
+mod feature;
 mod text;
-pub use text::{ReadError, read_collection};
+mod warnings;
+pub use crs::UnsupportedCrs;
+pub use csv::read_csv;
+use feature::{Collector, FeatureCheck};
+pub use text::read_collection;
+pub use warnings::Warning;
 
 /// What a file asks to store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportBatch {
-    /// Each box with the index of its feature in the file.
+    /// Each box with the index of its feature (or its first row) in the file.
     pub boxes: Vec<(usize, NetBox)>,
     /// Each region with the index of its feature in the file.
     pub regions: Vec<(usize, Region)>,
+    /// Properties the import does not use, by name, with how many features gave each.
+    pub ignored: BTreeMap<String, usize>,
+    /// Where the boxes' fields are in the file.
+    pub layout: Layout,
+}
+
+/// Where a batch's boxes came from, to name their fields in problems found later (ids
+/// that belong to another project).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Layout {
+    /// GeoJSON: a box's index is its feature's.
+    #[default]
+    Features,
+    /// CSV: a box's index is its first row; for each box, in batch order, its splitters'
+    /// rows.
+    Rows(Vec<Vec<usize>>),
+}
+
+impl ImportBatch {
+    /// The field of the id of the `k`-th box of the batch.
+    pub fn box_id_field(&self, k: usize) -> String {
+        let i = self.boxes[k].0;
+        match self.layout {
+            Layout::Features => format!("features[{i}].properties.id"),
+            Layout::Rows(_) => format!("rows[{i}].box_id"),
+        }
+    }
+
+    /// The field of the id of splitter `j` of the `k`-th box of the batch.
+    pub fn splitter_id_field(&self, k: usize, j: usize) -> String {
+        match &self.layout {
+            Layout::Features => {
+                format!("features[{}].properties.splitters[{j}].id", self.boxes[k].0)
+            }
+            Layout::Rows(rows) => format!("rows[{}].splitter_id", rows[k][j]),
+        }
+    }
+}
+
+/// Why a file cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Not JSON: a syntax error, or the body ends early.
+    #[error("malformed JSON: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// Coordinates in another reference system than WGS84 longitude/latitude.
+    #[error(transparent)]
+    UnsupportedCrs(#[from] UnsupportedCrs),
+    /// Not a valid FeatureCollection (or CSV): every problem, named by field.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
 }
 
 /// How an import treats what the file does not mention.
@@ -43,346 +102,44 @@ pub enum ImportMode {
     Replace,
 }
 
+/// The formats an import file comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    Csv,
+}
+
+/// Reads an import file of either format into its batch.
+pub fn read(text: &[u8], format: Format) -> Result<ImportBatch, ReadError> {
+    match format {
+        Format::GeoJson => read_collection(text),
+        Format::Csv => read_csv(text),
+    }
+}
+
 /// Parses a whole FeatureCollection; any bad feature refuses the whole file.
-pub fn parse_collection(doc: &Value) -> Result<ImportBatch, Invalid> {
+pub fn parse_collection(doc: &Value) -> Result<ImportBatch, ReadError> {
+    crs::check_crs(doc.get("crs").unwrap_or(&Value::Null))?;
     let mut invalid = Invalid::default();
     if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
         invalid.add("type", "must be \"FeatureCollection\"");
     }
     let Some(features) = doc.get("features").and_then(Value::as_array) else {
         invalid.add("features", "must be an array of features");
-        return Err(invalid);
+        return Err(invalid.into());
     };
     let mut c = Collector::default();
     for (i, feature) in features.iter().enumerate() {
         c.feature(i, feature);
     }
     invalid.0.append(&mut c.invalid.0);
-    invalid.or_ok(c.batch)
-}
-
-/// Ids already used in the file, by kind.
-#[derive(Default)]
-struct SeenIds {
-    boxes: HashSet<String>,
-    splitters: HashSet<String>,
-    regions: HashSet<String>,
-}
-
-/// Features checked one at a time, in file order, into a batch and a list of problems.
-#[derive(Default)]
-struct Collector {
-    batch: ImportBatch,
-    invalid: Invalid,
-    seen: SeenIds,
-}
-
-impl Collector {
-    /// Checks feature `i` and, when it is valid, adds its box or region to the batch.
-    fn feature(&mut self, i: usize, feature: &Value) {
-        let mut f = FeatureCheck {
-            index: i,
-            invalid: &mut self.invalid,
-        };
-        let Some(obj) = feature.as_object() else {
-            f.fail("", "must be a GeoJSON Feature object");
-            return;
-        };
-        if obj.get("type").and_then(Value::as_str) != Some("Feature") {
-            f.fail("type", "must be \"Feature\"");
-        }
-        let empty = Map::new();
-        let props = match obj.get("properties") {
-            Some(Value::Object(p)) => p,
-            _ => {
-                f.fail("properties", "must be an object");
-                &empty
-            }
-        };
-        let geometry = obj.get("geometry").unwrap_or(&Value::Null);
-        match props.get("kind").and_then(Value::as_str) {
-            Some("box") => {
-                let seen = &mut self.seen;
-                // Duplicates are checked on the raw ids, so a bad first copy still counts.
-                if let Some(id) = props.get("id").and_then(Value::as_str)
-                    && !seen.boxes.insert(id.to_owned())
-                {
-                    f.fail("properties.id", "is used by another box of this file");
-                }
-                let raw_splitters = props
-                    .get("splitters")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                for (j, s) in raw_splitters.iter().enumerate() {
-                    if let Some(id) = s.get("id").and_then(Value::as_str)
-                        && !seen.splitters.insert(id.to_owned())
-                    {
-                        let field = format!("properties.splitters[{j}].id");
-                        f.fail(&field, "is used by another splitter of this file");
-                    }
-                }
-                if let Some(b) = f.net_box(geometry, props) {
-                    self.batch.boxes.push((i, b));
-                }
-            }
-            Some("region") => {
-                if let Some(id) = props.get("id").and_then(Value::as_str)
-                    && !self.seen.regions.insert(id.to_owned())
-                {
-                    f.fail("properties.id", "is used by another region of this file");
-                }
-                if let Some(r) = f.region(geometry, props) {
-                    self.batch.regions.push((i, r));
-                }
-            }
-            _ => f.fail("properties.kind", "must be \"box\" or \"region\""),
-        }
-    }
-}
-
-/// The checks of one feature, naming fields below `features[index]`.
-struct FeatureCheck<'a> {
-    index: usize,
-    invalid: &'a mut Invalid,
-}
-
-impl FeatureCheck<'_> {
-    fn fail(&mut self, field: &str, message: impl ToString) {
-        let name = if field.is_empty() {
-            format!("features[{}]", self.index)
-        } else {
-            format!("features[{}].{field}", self.index)
-        };
-        self.invalid.add(name, message);
-    }
-
-    fn text(&mut self, props: &Map<String, Value>, key: &str, required: bool) -> Option<String> {
-        match props.get(key) {
-            None | Some(Value::Null) if !required => None,
-            Some(Value::String(s)) => match check_text(s) {
-                Ok(()) => Some(s.clone()),
-                Err(m) => {
-                    self.fail(&format!("properties.{key}"), m);
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                self.fail(&format!("properties.{key}"), "is required");
-                None
-            }
-            Some(_) => {
-                self.fail(&format!("properties.{key}"), "must be a string");
-                None
-            }
-        }
-    }
-
-    fn net_box(&mut self, geometry: &Value, props: &Map<String, Value>) -> Option<NetBox> {
-        let before = self.invalid.0.len();
-        let location = self.point(geometry);
-        let id = self.text(props, "id", true);
-        let name = self.text(props, "name", false);
-        let status = match props
-            .get("status")
-            .and_then(Value::as_str)
-            .map(BoxStatus::parse)
-        {
-            Some(Some(s)) => Some(s),
-            _ => {
-                self.fail(
-                    "properties.status",
-                    "must be one of deployed, in_project, out_of_service",
-                );
-                None
-            }
-        };
-        let splitters = match props.get("splitters") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(j, s)| self.splitter(j, s))
-                .collect(),
-            Some(_) => {
-                self.fail("properties.splitters", "must be an array");
-                Vec::new()
-            }
-        };
-        if self.invalid.0.len() > before {
-            return None;
-        }
-        let id = id?;
-        Some(NetBox {
-            name: name.unwrap_or_else(|| id.clone()),
-            id,
-            status: status?,
-            location: location?,
-            splitters,
-        })
-    }
-
-    fn splitter(&mut self, j: usize, value: &Value) -> Option<Splitter> {
-        let at = format!("properties.splitters[{j}]");
-        let Some(s) = value.as_object() else {
-            self.fail(&at, "must be an object");
-            return None;
-        };
-        let before = self.invalid.0.len();
-        let id = match s.get("id").and_then(Value::as_str) {
-            Some(id) => check_text(id)
-                .map(|()| id.to_owned())
-                .map_err(|m| self.fail(&format!("{at}.id"), m))
-                .ok(),
-            None => {
-                self.fail(&format!("{at}.id"), "is required and must be a string");
-                None
-            }
-        };
-        let kind = s
-            .get("kind")
-            .and_then(Value::as_str)
-            .and_then(SplitterKind::parse);
-        if kind.is_none() {
-            self.fail(
-                &format!("{at}.kind"),
-                "must be \"attendance\" or \"connection\"",
-            );
-        }
-        let total = self.count(s.get("ports"), &format!("{at}.ports"), true);
-        let ports = match (total, s.get("used"), s.get("used_ports")) {
-            (_, Some(_), Some(_)) => {
-                self.fail(&at, "give either used or used_ports, not both");
-                None
-            }
-            (Some(total), used, None) => {
-                let used = match used {
-                    None => Some(0),
-                    Some(_) => self.count(used, &format!("{at}.used"), false),
-                };
-                used.and_then(|u| {
-                    Ports::with_used_count(total, u)
-                        .map_err(|e| self.fail(&format!("{at}.used"), e))
-                        .ok()
-                })
-            }
-            (Some(total), None, Some(list)) => {
-                let numbers: Option<Vec<u32>> = list.as_array().and_then(|l| {
-                    l.iter()
-                        .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-                        .collect()
-                });
-                match numbers {
-                    Some(n) => Ports::with_used_ports(total, &n)
-                        .map_err(|e| self.fail(&format!("{at}.used_ports"), e))
-                        .ok(),
-                    None => {
-                        self.fail(
-                            &format!("{at}.used_ports"),
-                            "must be an array of port numbers",
-                        );
-                        None
-                    }
-                }
-            }
-            (None, _, _) => None,
-        };
-        if self.invalid.0.len() > before {
-            return None;
-        }
-        Some(Splitter {
-            id: id?,
-            kind: kind?,
-            ports: ports?,
-        })
-    }
-
-    /// A non-negative integer (positive when `positive`).
-    fn count(&mut self, v: Option<&Value>, field: &str, positive: bool) -> Option<u32> {
-        match v
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-        {
-            Some(n) if n > 0 || !positive => Some(n),
-            _ => {
-                let what = if positive {
-                    "a positive integer"
-                } else {
-                    "a non-negative integer"
-                };
-                self.fail(field, format!("must be {what}"));
-                None
-            }
-        }
-    }
-
-    fn point(&mut self, geometry: &Value) -> Option<Coord> {
-        if geometry.get("type").and_then(Value::as_str) != Some("Point") {
-            self.fail("geometry", "a box must have a Point geometry");
-            return None;
-        }
-        let c = geometry.get("coordinates");
-        match c.and_then(position) {
-            Some((lon, lat)) => Coord::parse(lat, lon)
-                .map_err(|e| self.fail("geometry.coordinates", e))
-                .ok(),
-            None => {
-                self.fail("geometry.coordinates", "must be [longitude, latitude]");
-                None
-            }
-        }
-    }
-
-    fn region(&mut self, geometry: &Value, props: &Map<String, Value>) -> Option<Region> {
-        let before = self.invalid.0.len();
-        let area = match parse_region_geometry(geometry) {
-            Ok(a) => Some(a),
-            Err(problems) => {
-                for e in problems.0 {
-                    self.fail(&e.field, e.message);
-                }
-                None
-            }
-        };
-        let id = self.text(props, "id", true);
-        let name = self.text(props, "name", false);
-        let tags: Vec<String> = match props.get("tags") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(k, t)| match t.as_str().map(|s| (s, check_text(s))) {
-                    Some((s, Ok(()))) => Some(s.to_owned()),
-                    Some((_, Err(m))) => {
-                        self.fail(&format!("properties.tags[{k}]"), m);
-                        None
-                    }
-                    None => {
-                        self.fail(&format!("properties.tags[{k}]"), "must be a string");
-                        None
-                    }
-                })
-                .collect(),
-            _ => {
-                self.fail("properties.tags", "must be an array of strings");
-                Vec::new()
-            }
-        };
-        if self.invalid.0.len() > before {
-            return None;
-        }
-        let id = id?;
-        Some(Region {
-            name: name.unwrap_or_else(|| id.clone()),
-            id,
-            tags: super::network::normalise_tags(tags),
-            area: area?,
-        })
-    }
+    Ok(invalid.or_ok(c.batch)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Coord;
     use crate::domain::region_geometry::{area_to_geojson, parse_area};
     use serde_json::json;
 
@@ -392,7 +149,9 @@ mod tests {
 
     /// The fields refused, the same whether the file is parsed whole or read as text.
     fn fields(doc: Value) -> Vec<String> {
-        let whole = parse_collection(&doc).unwrap_err();
+        let Err(ReadError::Invalid(whole)) = parse_collection(&doc) else {
+            panic!("{doc} is refused field by field");
+        };
         match read_collection(doc.to_string().as_bytes()) {
             Err(ReadError::Invalid(read)) => assert_eq!(read, whole),
             other => panic!("read as text: {other:?}"),

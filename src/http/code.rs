@@ -18,6 +18,7 @@ pub enum Code {
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    UnsupportedCrs,
     NoCoverage,
     NetworkNotDeployed,
     PlanNotAvailable,
@@ -31,7 +32,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::ValidationFailed,
@@ -43,6 +44,7 @@ impl Code {
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::UnsupportedCrs,
         Self::NoCoverage,
         Self::NetworkNotDeployed,
         Self::PlanNotAvailable,
@@ -85,6 +87,11 @@ impl Code {
                 "unsupported_media_type",
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
+            ),
+            Self::UnsupportedCrs => (
+                "unsupported_crs",
+                S::UNPROCESSABLE_ENTITY,
+                "Unsupported coordinate reference system",
             ),
             Self::NoCoverage => ("no_coverage", S::CONFLICT, "No coverage"),
             Self::NetworkNotDeployed => {

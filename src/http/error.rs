@@ -30,7 +30,7 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// A body this endpoint does not take: the detail says what it takes.
+    /// The body's `Content-Type` is not one the endpoint takes; the detail names those.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// A 409: `code` is one of the conflict rows of the table.

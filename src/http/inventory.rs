@@ -2,7 +2,7 @@ use super::ApiError;
 use super::error::Problem;
 use super::extract::{Caller, Query, read_body};
 use crate::auth::Scope;
-use crate::domain::import::{ImportMode, ReadError, read_collection};
+use crate::domain::import::{Format, ImportMode, ReadError, Warning, read};
 use crate::domain::network::BoxStatus;
 use crate::domain::network::check_project_id;
 use crate::service::App;
@@ -33,6 +33,25 @@ pub struct ImportResponse {
     regions: Counts,
     /// Reservations whose hold the import moved to another port of their box.
     moved: Vec<MovedHold>,
+    /// What the file gave that the import did not use, and boxes no customer can get.
+    warnings: Vec<Warning>,
+}
+
+/// The file's format by its `Content-Type` (GeoJSON when none is given).
+fn import_format(req: &HttpRequest) -> Result<Format, ApiError> {
+    let Some(value) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
+        return Ok(Format::GeoJson);
+    };
+    let text = value.to_str().unwrap_or_default();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    match essence.to_ascii_lowercase().as_str() {
+        "application/json" | "application/geo+json" => Ok(Format::GeoJson),
+        "text/csv" => Ok(Format::Csv),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "an import is GeoJSON (application/json or application/geo+json) or CSV \
+             (text/csv), not {text:?}"
+        ))),
+    }
 }
 
 /// A GeoJSON point.
@@ -75,8 +94,9 @@ pub struct BoxCollection {
 /// `POST /inventory/import?project=ID&mode=upsert|replace`
 #[utoipa::path(post, path = "/inventory/import", operation_id = "import_inventory", tag = "inventory",
     params(("project" = String, Query, description = "Project id"), ("mode" = Option<ImportMode>, Query, description = "upsert (default) or replace")),
-    request_body(content = Object, description = "A GeoJSON FeatureCollection of boxes and regions", content_type = "application/json"),
-    responses((status = 200, description = "Imported: counts, moved holds and warnings", body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    request_body(description = "A GeoJSON FeatureCollection of boxes and regions, or CSV of boxes (one row per splitter)",
+        content((Object = "application/json"), (Object = "application/geo+json"), (String = "text/csv"))),
+    responses((status = 200, description = "Imported: counts, moved holds and warnings", body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Neither GeoJSON nor CSV", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (validation_failed), or coordinates not in WGS84 longitude/latitude (unsupported_crs)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn import(
     app: web::Data<App>,
@@ -93,12 +113,13 @@ pub async fn import(
     check_project_id(project).map_err(|m| ApiError::invalid("project", m))?;
     caller.see(project, || format!("project {project:?}"))?;
     let mode = params.mode.unwrap_or_default();
+    let format = import_format(&req)?;
     let limit = req.app_data::<ImportLimit>().map_or(256 << 20, |l| l.0);
     let bytes = read_body(&req, &mut payload, limit).await?;
     // Reading a large file is seconds of CPU: not on the threads that answer requests.
     let batch = web::block(move || {
         let started = std::time::Instant::now();
-        let read = read_collection(&bytes);
+        let read = read(&bytes, format);
         tracing::debug!(
             bytes = bytes.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -110,8 +131,13 @@ pub async fn import(
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| match e {
         ReadError::Malformed(e) => ApiError::MalformedJson(e.to_string()),
+        ReadError::UnsupportedCrs(crs) => ApiError::Unprocessable {
+            code: crate::http::code::Code::UnsupportedCrs,
+            detail: crs.to_string(),
+        },
         ReadError::Invalid(invalid) => ApiError::Validation(invalid),
     })?;
+    let warnings = batch.warnings();
     let outcome = app.import(project, &batch, mode).await;
     // Freeing a million boxes' strings takes a while too.
     tokio::task::spawn_blocking(move || drop(batch));
@@ -122,6 +148,7 @@ pub async fn import(
         boxes: outcome.boxes,
         regions: outcome.regions,
         moved: outcome.moved,
+        warnings,
     }))
 }
 

@@ -90,8 +90,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/").get(features::landing).done())
         .service(resource("/conformance").get(features::conformance).done())
         .service(resource("/collections").get(features::collections).done())
-        .service(resource("/collections/{collectionId}").get(features::collection).done())
-        .service(resource("/collections/{collectionId}/items").get(features::items).done())
+        .service(
+            resource("/collections/{collectionId}")
+                .get(features::collection)
+                .done(),
+        )
+        .service(
+            resource("/collections/{collectionId}/items")
+                .get(features::items)
+                .done(),
+        )
         .service(
             resource("/collections/{collectionId}/items/{featureId}")
                 .get(features::item)

@@ -690,10 +690,10 @@ fn check_ownership(
     splitter_owner: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
     let mut invalid = Invalid::default();
-    for (i, b) in &batch.boxes {
+    for (k, (_, b)) in batch.boxes.iter().enumerate() {
         if box_owner.get(&b.id).is_some_and(|p| p != project) {
             invalid.add(
-                format!("features[{i}].properties.id"),
+                batch.box_id_field(k),
                 "is the id of a box of another project",
             );
         }
@@ -703,7 +703,7 @@ fn check_ownership(
                 .is_some_and(|owner| owner != &b.id)
             {
                 invalid.add(
-                    format!("features[{i}].properties.splitters[{j}].id"),
+                    batch.splitter_id_field(k, j),
                     "is the id of a splitter of another box",
                 );
             }

@@ -10,7 +10,7 @@ import uuid
 
 from client import AuthenticatedClient
 from client.api.feasibility import check_feasibility
-from client.api.inventory import get_box
+from client.api.inventory import get_box, import_inventory
 from client.api.reservations import (
     cancel_reservation,
     complete_reservation,
@@ -21,6 +21,8 @@ from client.api.reservations import (
 )
 from client.models import (
     CustomerInput,
+    ImportFile,
+    ImportResponse,
     FeasibilityOut,
     FeasibilityRequest,
     Problem,
@@ -83,3 +85,15 @@ assert cancelled.status.value == "cancelled"
 refused = expect(Problem, confirm_reservation.sync(other.id, client=api), "confirm a cancelled one")
 assert refused.status == 409, refused
 print("lifecycle: pending -> confirmed -> installed; pending -> cancelled; all answers parsed")
+
+# An import through the client, and the box it added answers at once.
+feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-43.2, -22.9]},
+           "properties": {"kind": "box", "id": "CLIENT-1", "status": "deployed",
+                          "splitters": [{"id": "CLIENT-1-S1", "kind": "attendance", "ports": 8, "used": 2}]}}
+imported = expect(ImportResponse, import_inventory.sync(
+    client=api, project="client-test",
+    body=ImportFile.from_dict({"type": "FeatureCollection", "features": [feature]})), "import")
+assert imported.boxes.added == 1 and imported.warnings == [], imported
+near = expect(FeasibilityOut, check_feasibility.sync(client=api, body=FeasibilityRequest(lat=-22.9, lon=-43.2)), "feasibility after import")
+assert near.feasible and near.candidates[0].box_id == "CLIENT-1", near
+print("import: 1 box added and found by the next query")

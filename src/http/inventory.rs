@@ -24,6 +24,18 @@ pub struct ImportParams {
     mode: Option<ImportMode>,
 }
 
+/// What `POST /inventory/import` reads as JSON (described here for the document; the
+/// reader is `domain::import`, which streams the file without building this).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportFile {
+    /// `FeatureCollection`
+    r#type: String,
+    /// Boxes (Point) and regions (Polygon, MultiPolygon), as the README's import section
+    /// describes.
+    features: Vec<serde_json::Value>,
+}
+
 /// What an import changed.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ImportResponse {
@@ -95,7 +107,7 @@ pub struct BoxCollection {
 #[utoipa::path(post, path = "/inventory/import", operation_id = "import_inventory", tag = "inventory",
     params(("project" = String, Query, description = "Project id"), ("mode" = Option<ImportMode>, Query, description = "upsert (default) or replace")),
     request_body(description = "A GeoJSON FeatureCollection of boxes and regions, or CSV of boxes (one row per splitter)",
-        content((Object = "application/json"), (Object = "application/geo+json"), (String = "text/csv"))),
+        content((ImportFile = "application/json"), (ImportFile = "application/geo+json"), (String = "text/csv"))),
     responses((status = 200, description = "Imported: counts, moved holds and warnings", body = ImportResponse), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Neither GeoJSON nor CSV", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (validation_failed), or coordinates not in WGS84 longitude/latitude (unsupported_crs)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or in a project the token cannot see)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Boxes or splitters with held ports would be removed", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn import(

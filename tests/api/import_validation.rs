@@ -159,3 +159,32 @@ on_both_engines!(
         assert_eq!(r.status, 200, "{}", r.body);
     }
 );
+
+on_both_engines!(
+    splitter_errors_name_the_member_at_fault,
+    |app: TestApp| async move {
+        let splitter = |ports: Value, used: Value| {
+            json!({"type": "FeatureCollection", "features": [box_feature(
+                "B-S", (0.0, 0.0), "deployed",
+                json!([{"id": "B-S-S1", "kind": "attendance", "ports": ports, "used": used}]))]})
+        };
+        for (ports, used, field) in [
+            (json!(2000), json!(1), "ports"),
+            (json!("eight"), json!(1), "ports"),
+            (json!(8), json!(9), "used"),
+            (json!(8), json!(-1), "used"),
+        ] {
+            let errors = refused(
+                &app.import("m", "upsert", splitter(ports.clone(), used.clone()))
+                    .await,
+            );
+            assert_eq!(
+                errors[0].0,
+                format!("features[0].properties.splitters[0].{field}"),
+                "ports {ports}, used {used}: {errors:?}"
+            );
+        }
+        let r = app.get("/boxes/B-S", &app.admin()).await;
+        assert_eq!(r.status, 404, "nothing was imported");
+    }
+);

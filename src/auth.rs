@@ -8,8 +8,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a token may do. Ordered (declaration order) so sets of scopes list stably.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Scope {
     #[serde(rename = "feasibility")]
     Feasibility,
@@ -21,17 +33,23 @@ pub enum Scope {
     ReservationsManage,
     #[serde(rename = "inventory:write")]
     InventoryWrite,
+    #[serde(rename = "events")]
+    Events,
+    #[serde(rename = "demand:read")]
+    DemandRead,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Self::Feasibility,
         Self::ReservationsWrite,
         Self::ReservationsRead,
         Self::ReservationsManage,
         Self::InventoryWrite,
+        Self::Events,
+        Self::DemandRead,
         Self::Admin,
     ];
 
@@ -42,6 +60,8 @@ impl Scope {
             Self::ReservationsRead => "reservations:read",
             Self::ReservationsManage => "reservations:manage",
             Self::InventoryWrite => "inventory:write",
+            Self::Events => "events",
+            Self::DemandRead => "demand:read",
             Self::Admin => "admin",
         }
     }

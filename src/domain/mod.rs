@@ -4,6 +4,7 @@ pub mod feasibility;
 pub mod features;
 pub mod geodesy;
 pub mod import;
+pub mod integration;
 pub mod network;
 pub mod ports;
 pub mod region_geometry;

@@ -58,6 +58,16 @@ impl Application {
             .context("cannot start the expiry job")?;
         let follower = app.clone();
         tokio::spawn(async move { follower.follow_forever().await });
+        // `last_used_at` is kept to the minute and visible within one: written in batches.
+        let flusher = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+                if let Err(e) = flusher.flush_key_uses().await {
+                    tracing::warn!(error = %e, "cannot record when keys were last used; retrying");
+                }
+            }
+        });
         Self::serve(config, app, scheduler)
     }
 

@@ -4,6 +4,8 @@
 use super::code::Code;
 use crate::auth::{Scope, TokenError};
 use crate::domain::validation::{FieldError, Invalid};
+use crate::service::credentials::KeyRefusal;
+use crate::service::rate_limits::{Allowance, Limited};
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -21,8 +23,23 @@ pub enum ApiError {
     Validation(Invalid),
     #[error("{0}")]
     Unauthenticated(TokenError),
-    #[error("this call needs the {0:?} scope")]
-    InsufficientScope(&'static str),
+    /// The detail names the scope or module that is missing.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// An integration's key refused: unknown, expired, revoked, or its integration suspended.
+    #[error("{}", key_detail(.0))]
+    Key(KeyRefusal),
+    #[error(
+        "this publishable key does not allow the request's Origin: call from one of its \
+         allowed_origins"
+    )]
+    OriginNotAllowed,
+    #[error("too many requests for this key: retry after {} s", .0.retry_after_s)]
+    RateLimited(Limited),
+    #[error("{0} already exists (ids of deleted ones stay taken)")]
+    AlreadyExists(String),
+    #[error("the integration's contacts are incomplete: give every field named in errors first")]
+    ContactsIncomplete(Invalid),
     #[error("{0} not found")]
     NotFound(String),
     /// Names the methods the path has (its `Allow` header).
@@ -63,6 +80,14 @@ impl ApiError {
             Self::Unauthenticated(TokenError::Expired) => Code::TokenExpired,
             Self::Unauthenticated(TokenError::Invalid) => Code::InvalidCredentials,
             Self::InsufficientScope(_) => Code::InsufficientScope,
+            Self::Key(KeyRefusal::Unknown) => Code::InvalidCredentials,
+            Self::Key(KeyRefusal::Expired) => Code::KeyExpired,
+            Self::Key(KeyRefusal::Revoked) => Code::KeyRevoked,
+            Self::Key(KeyRefusal::Suspended) => Code::IntegrationSuspended,
+            Self::OriginNotAllowed => Code::OriginNotAllowed,
+            Self::RateLimited(_) => Code::RateLimited,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::ContactsIncomplete(_) => Code::ContactsIncomplete,
             Self::ForbiddenAddress => Code::ForbiddenAddress,
             Self::NotFound(_) => Code::NotFound,
             Self::MethodNotAllowed(_) => Code::MethodNotAllowed,
@@ -76,7 +101,7 @@ impl ApiError {
     }
 
     pub fn scope(scope: Scope) -> Self {
-        Self::InsufficientScope(scope.as_str())
+        Self::InsufficientScope(format!("this call needs the {:?} scope", scope.as_str()))
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -118,7 +143,7 @@ impl ResponseError for ApiError {
             detail: self.to_string(),
             code: self.code().name(),
             errors: match self {
-                Self::Validation(invalid) => Some(&invalid.0),
+                Self::Validation(invalid) | Self::ContactsIncomplete(invalid) => Some(&invalid.0),
                 _ => None,
             },
             reservations: match self {
@@ -138,9 +163,69 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(allow) => {
                 response.insert_header(("Allow", allow.as_str()));
             }
+            Self::Key(KeyRefusal::Unknown | KeyRefusal::Expired | KeyRefusal::Revoked) => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::RateLimited(limited) => {
+                response.insert_header(("Retry-After", limited.retry_after_s.to_string()));
+                for (name, value) in rate_limit_headers(&limited.allowance) {
+                    response.insert_header((name, value));
+                }
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&problem).expect("problems serialise"))
+    }
+}
+
+/// What to tell the holder of a refused key.
+fn key_detail(refusal: &KeyRefusal) -> &'static str {
+    match refusal {
+        KeyRefusal::Unknown => {
+            "invalid credential: this key is not one the provider issued; check that it is \
+             sent whole, or ask the provider for new credentials"
+        }
+        KeyRefusal::Expired => {
+            "this key has expired: ask the provider for a new key and update the credentials"
+        }
+        KeyRefusal::Revoked => {
+            "this key was revoked: ask the provider for a new key and update the credentials"
+        }
+        KeyRefusal::Suspended => {
+            "this integration is suspended: contact the provider to have it reactivated"
+        }
+    }
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` of a limited key's answer.
+pub fn rate_limit_headers(a: &Allowance) -> [(&'static str, String); 3] {
+    [
+        ("ratelimit-limit", a.limit.to_string()),
+        ("ratelimit-remaining", a.remaining.to_string()),
+        ("ratelimit-reset", a.reset_s.to_string()),
+    ]
+}
+
+impl From<crate::service::integrations::IntegrationError> for ApiError {
+    fn from(e: crate::service::integrations::IntegrationError) -> Self {
+        use crate::service::integrations::IntegrationError as E;
+        match e {
+            E::Invalid(invalid) => Self::Validation(invalid),
+            E::ContactsIncomplete(fields) => Self::ContactsIncomplete(Invalid(
+                fields
+                    .into_iter()
+                    .map(|field| crate::domain::validation::FieldError {
+                        field,
+                        message: "is required before keys can be issued".into(),
+                    })
+                    .collect(),
+            )),
+            E::Store(StoreError::AlreadyExists) => {
+                Self::AlreadyExists("an integration with this id".into())
+            }
+            E::Store(StoreError::NotFound) => Self::NotFound("the integration or key".into()),
+            E::Store(other) => other.into(),
+        }
     }
 }
 
@@ -154,6 +239,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("the object".into()),
+            StoreError::AlreadyExists => Self::AlreadyExists("an object with this id".into()),
             StoreError::PortsHeld {
                 detail,
                 reservations,

@@ -4,6 +4,10 @@
 use super::error::ApiError;
 use crate::auth::{Claims, Scope, TokenKeys};
 use crate::domain::feasibility::ProjectScope;
+use crate::domain::integration::{self, KeyKind};
+use crate::service::App;
+use crate::service::credentials::{KeyPowers, KeyRecord};
+use actix_web::HttpMessage;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
@@ -11,33 +15,69 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
 
-/// The authenticated integration behind a request.
+/// Who is calling, and what it may do now.
 #[derive(Debug, Clone)]
-pub struct Caller(pub std::sync::Arc<Claims>);
+pub struct Caller {
+    principal: Principal,
+}
+
+#[derive(Debug, Clone)]
+enum Principal {
+    /// A JWT (the provider's own systems).
+    Token(std::sync::Arc<Claims>),
+    /// An integration's key: its powers as they were when the request came in.
+    Key(KeyPowers),
+}
 
 impl Caller {
-    /// Refuses the call unless the token carries `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.0.has(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::scope(scope))
+    pub fn token(claims: std::sync::Arc<Claims>) -> Self {
+        Self {
+            principal: Principal::Token(claims),
         }
     }
 
-    /// Refuses the call unless the token carries one of `scopes`.
+    pub fn has(&self, scope: Scope) -> bool {
+        match &self.principal {
+            Principal::Token(claims) => claims.has(scope),
+            // A publishable key is public: it may only call `POST /check` (`check_caller`).
+            Principal::Key(k) => k.key.kind == KeyKind::Secret && k.scopes.contains(&scope),
+        }
+    }
+
+    /// Refuses the call unless the caller holds `scope`, naming what is missing: for a key,
+    /// the module its integration would need.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.has(scope) {
+            return Ok(());
+        }
+        Err(match &self.principal {
+            Principal::Token(_) => ApiError::scope(scope),
+            Principal::Key(k) if k.key.kind == KeyKind::Publishable => ApiError::InsufficientScope(
+                "a publishable key may only call POST /check; use a secret key here".into(),
+            ),
+            Principal::Key(_) => ApiError::InsufficientScope(format!(
+                "{}: ask the provider to add it to this integration, or use a key that has it",
+                integration::scope_needed(scope)
+            )),
+        })
+    }
+
+    /// Refuses the call unless the caller holds one of `scopes`.
     pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
-        match scopes.iter().find(|s| self.0.has(**s)) {
+        match scopes.iter().find(|s| self.has(**s)) {
             Some(_) => Ok(()),
-            None => Err(ApiError::scope(scopes[0])),
+            None => self.require(scopes[0]),
         }
     }
 
     pub fn projects(&self) -> ProjectScope {
-        self.0.project_scope()
+        match &self.principal {
+            Principal::Token(claims) => claims.project_scope(),
+            Principal::Key(k) => k.projects(),
+        }
     }
 
-    /// Objects of projects the token cannot see do not exist for it.
+    /// Objects of projects the caller cannot see do not exist for it.
     pub fn see(&self, project: &str, what: impl FnOnce() -> String) -> Result<(), ApiError> {
         if self.projects().allows(project) {
             Ok(())
@@ -46,8 +86,44 @@ impl Caller {
         }
     }
 
-    pub fn sub(&self) -> &str {
-        &self.0.sub
+    /// What a reservation's `created_by` records: the token's `sub`, or the key's
+    /// integration.
+    pub fn creator(&self) -> &str {
+        match &self.principal {
+            Principal::Token(claims) => &claims.sub,
+            Principal::Key(k) => &k.integration.id,
+        }
+    }
+
+    /// The integration whose reservations alone this caller sees: a key without
+    /// `reservations:manage` (personal data stays with the partner that brought it).
+    pub fn own_reservations_only(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::Key(k) if !k.scopes.contains(&Scope::ReservationsManage) => {
+                Some(&k.integration.id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The publishable key behind the call, if it is one (for `POST /check`'s origins).
+    pub fn publishable_key(&self) -> Option<&KeyRecord> {
+        match &self.principal {
+            Principal::Key(k) if k.key.kind == KeyKind::Publishable => Some(&k.key),
+            _ => None,
+        }
+    }
+
+    /// For `POST /check`: the `feasibility` scope, or a publishable key called from one of
+    /// its origins.
+    pub fn require_check(&self, origin: Option<&str>) -> Result<(), ApiError> {
+        match self.publishable_key() {
+            Some(key) if origin.is_some_and(|o| key.allowed_origins.iter().any(|a| a == o)) => {
+                Ok(())
+            }
+            Some(_) => Err(ApiError::OriginNotAllowed),
+            None => self.require(Scope::Feasibility),
+        }
     }
 }
 
@@ -77,8 +153,25 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(ApiError::Unauthenticated(crate::auth::TokenError::Invalid)),
     };
+    if integration::looks_like_key(token).is_some() {
+        let app = req
+            .app_data::<web::Data<App>>()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the service is not configured")))?;
+        let powers = app.verify_key(token).map_err(ApiError::Key)?;
+        let address = req.peer_addr().map(|a| a.ip());
+        match app.rate_limit(&powers.key, address) {
+            Ok(Some(allowance)) => {
+                req.extensions_mut().insert(allowance);
+            }
+            Ok(None) => {}
+            Err(limited) => return Err(ApiError::RateLimited(limited)),
+        }
+        return Ok(Caller {
+            principal: Principal::Key(powers),
+        });
+    }
     keys.verify(token)
-        .map(Caller)
+        .map(Caller::token)
         .map_err(ApiError::Unauthenticated)
 }
 

@@ -7,7 +7,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpMessage, ResponseError, web};
 use ipnet::IpNet;
 use std::time::Instant;
 use tracing::Instrument;
@@ -122,7 +122,19 @@ pub async fn around(
             .await;
         req.into_response(response)
     };
+    // A limited key's allowance, left by the authenticator.
+    let allowance = res
+        .request()
+        .extensions()
+        .get::<crate::service::rate_limits::Allowance>()
+        .copied();
     let headers = res.headers_mut();
+    if let Some(a) = allowance {
+        for (name, value) in super::error::rate_limit_headers(&a) {
+            let value = HeaderValue::from_str(&value).expect("digits are a header value");
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
     headers.insert(
         REQUEST_ID,
         HeaderValue::from_str(&id).expect("checked to be visible ASCII"),

@@ -6,6 +6,7 @@ pub mod extract;
 mod feasibility;
 mod features;
 mod health;
+mod integrations;
 mod inventory;
 pub mod middleware;
 pub mod openapi;
@@ -141,6 +142,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(plans::get)
                 .on(actix_web::http::Method::PUT, plans::put)
                 .on(actix_web::http::Method::DELETE, plans::delete)
+                .done(),
+        )
+        .service(
+            resource("/integrations")
+                .post(integrations::create)
+                .get(integrations::list)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}")
+                .get(integrations::get)
+                .on(actix_web::http::Method::PATCH, integrations::patch)
+                .on(actix_web::http::Method::DELETE, integrations::delete)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/keys")
+                .post(integrations::issue_key)
+                .get(integrations::keys)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/keys/{key_id}")
+                .on(actix_web::http::Method::DELETE, integrations::revoke_key)
                 .done(),
         )
         .service(

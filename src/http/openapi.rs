@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
-use super::{feasibility, features, health, inventory, plans, reservations, settings};
+use super::{
+    feasibility, features, health, integrations, inventory, plans, reservations, settings,
+};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -34,6 +36,14 @@ use utoipa::{Modify, OpenApi};
         plans::delete,
         settings::get,
         settings::patch,
+        integrations::create,
+        integrations::list,
+        integrations::get,
+        integrations::patch,
+        integrations::delete,
+        integrations::issue_key,
+        integrations::keys,
+        integrations::revoke_key,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -47,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         (name = "features", description = "The network plant as OGC API - Features (Part 1: Core, GeoJSON)"),
         (name = "plans", description = "Commercial plans"),
         (name = "settings", description = "Operator settings"),
+        (name = "integrations", description = "Partner systems, their contacts, modules and keys"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

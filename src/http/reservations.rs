@@ -87,20 +87,28 @@ pub async fn create(
         canonical_body: canonical.to_string(),
     });
     let reserved = app
-        .reserve(&request, caller.sub(), &caller.projects(), idempotency)
+        .reserve(&request, caller.creator(), &caller.projects(), idempotency)
         .await?;
     let status = actix_web::http::StatusCode::from_u16(reserved.status)
         .unwrap_or(actix_web::http::StatusCode::CREATED);
     Ok(HttpResponse::build(status).json(reserved.reservation))
 }
 
+/// The reservation, when the caller may see it: in its projects, and created by its own
+/// integration when it is a key without `reservations:manage`.
 async fn visible(app: &App, caller: &Caller, key: &str) -> Result<Reservation, ApiError> {
-    app.reservation(key, &caller.projects())
+    let not_found = || ApiError::NotFound(format!("reservation {key:?}"));
+    let r = app
+        .reservation(key, &caller.projects())
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound(format!("reservation {key:?}")),
+            StoreError::NotFound => not_found(),
             other => other.into(),
-        })
+        })?;
+    match caller.own_reservations_only() {
+        Some(creator) if r.created_by != creator => Err(not_found()),
+        _ => Ok(r),
+    }
 }
 
 /// `GET /reservations/{id or code}`
@@ -122,10 +130,10 @@ async fn transition(
     t: Transition,
 ) -> Result<HttpResponse, ApiError> {
     // Cancelling is also open to the creator holding only reservations:write.
-    let creator = if caller.0.has(Scope::ReservationsManage) {
+    let creator = if caller.has(Scope::ReservationsManage) {
         None
-    } else if t == Transition::Cancel && caller.0.has(Scope::ReservationsWrite) {
-        Some(caller.sub().to_owned())
+    } else if t == Transition::Cancel && caller.has(Scope::ReservationsWrite) {
+        Some(caller.creator().to_owned())
     } else {
         return Err(ApiError::scope(Scope::ReservationsManage));
     };
@@ -252,6 +260,7 @@ pub async fn list(
         box_id: params.box_id.clone(),
         code: params.code.clone(),
         external_ref: params.external_ref.clone(),
+        created_by: caller.own_reservations_only().map(str::to_owned),
         created_from: time_param("created_from", &params.created_from)?,
         created_to: time_param("created_to", &params.created_to)?,
         inventory_confirmed: match params.inventory_confirmed.as_deref() {

@@ -15,8 +15,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub mod credentials;
 mod features;
 mod hold_queue;
+pub mod integrations;
+pub mod rate_limits;
 mod reads;
 mod refresh;
 mod reservations;
@@ -59,6 +62,11 @@ pub struct App {
     position: tokio::sync::Mutex<sync::Position>,
     /// Change-log versions this replica applied itself, not yet taken into `position`.
     applied_here: std::sync::Mutex<Vec<i64>>,
+    /// The integrations' keys, rebuilt from the store on every `integrations` change.
+    credentials: ArcSwap<credentials::Credentials>,
+    rate_limits: rate_limits::RateLimits,
+    /// Keys used since the last flush, with the minute of their last use (µs).
+    key_uses: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl App {
@@ -86,7 +94,11 @@ impl App {
             stopping: std::sync::atomic::AtomicBool::new(false),
             position: tokio::sync::Mutex::new(position),
             applied_here: std::sync::Mutex::default(),
+            credentials: ArcSwap::default(),
+            rate_limits: rate_limits::RateLimits::default(),
+            key_uses: std::sync::Mutex::default(),
         };
+        app.reload_credentials().await?;
         app.reload_plans().await?;
         app.reload_index().await?;
         Ok(app)

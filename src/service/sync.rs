@@ -131,6 +131,7 @@ impl App {
                     .await;
             }
             "plans" => self.reload_plans().await?,
+            "integrations" => self.reload_credentials().await?,
             "settings" => self.reload_settings().await?,
             other => tracing::warn!(kind = other, "unknown change kind ignored"),
         }
@@ -141,6 +142,7 @@ impl App {
     pub async fn reload_all(&self) -> Result<(), StoreError> {
         self.reload_index().await?;
         self.reload_plans().await?;
+        self.reload_credentials().await?;
         self.reload_settings().await
     }
 

@@ -5,6 +5,9 @@ use crate::domain::validation::Invalid;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The id is taken.
+    #[error("already exists")]
+    AlreadyExists,
     /// An import would leave these reservations (`{"id", "code"}`) without a port.
     #[error("ports held: {detail}")]
     PortsHeld {

@@ -7,6 +7,7 @@
 mod changes;
 mod error;
 mod index_load;
+mod integrations;
 mod inventory;
 mod plans;
 mod postgres;
@@ -17,6 +18,7 @@ mod writer;
 
 pub use changes::{Change, splitters_of};
 pub use error::StoreError;
+pub use integrations::{StoredIntegration, StoredKey};
 pub use inventory::{
     BoxDetail, BoxSelection, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail,
     StoredRegion,

@@ -188,6 +188,8 @@ pub struct ReservationFilter {
     pub box_id: Option<String>,
     pub code: Option<String>,
     pub external_ref: Option<String>,
+    /// Only those this caller created (an integration's key without `reservations:manage`).
+    pub created_by: Option<String>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     /// Installed reservations whose port an import has (true) or has not (false) shown used.

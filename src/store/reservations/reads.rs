@@ -42,6 +42,7 @@ impl Store {
                 ("box_id", &filter.box_id),
                 ("code", &filter.code),
                 ("external_ref", &filter.external_ref),
+                ("created_by", &filter.created_by),
             ] {
                 if let Some(v) = value {
                     qb.push(format!(" AND {column} = ")).push_bind(v.clone());

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
-use super::{feasibility, features, health, inventory, plans, reservations, settings};
+use super::{check, feasibility, features, health, inventory, plans, reservations, settings};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         feasibility::feasibility,
+        check::check,
         reservations::create,
         reservations::list,
         reservations::get,

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod check;
 mod features;
 mod hold_queue;
 mod reads;

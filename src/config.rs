@@ -72,6 +72,7 @@ pub struct Config {
     pub allowed_ips: Vec<ipnet::IpNet>,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed when finding
     /// a client's address (`http::client_address`); empty: the peer is the client.
+    #[serde(deserialize_with = "addresses_or_ranges")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The `aud` a token must carry; without it, tokens that carry an `aud` are refused.
     pub jwt_audience: Option<String>,
@@ -209,6 +210,27 @@ impl Config {
             .as_ref()
             .ok_or_else(|| ConfigError("jwt_secret: required (set FEASIBILITY_JWT_SECRET)".into()))
     }
+}
+
+/// A list of CIDR ranges in which a bare address stands for itself alone (`10.0.0.7` is
+/// `10.0.0.7/32`): the contract lets an operator write either.
+fn addresses_or_ranges<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items = Vec::<String>::deserialize(d)?;
+    items
+        .iter()
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{item:?} is neither an IP address nor a CIDR range"
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn first_error(e: figment::Error) -> String {

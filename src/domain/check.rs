@@ -95,7 +95,8 @@ impl Coverage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     pub feasible: bool,
-    /// Why not, when not feasible.
+    /// Why not, when not feasible; always present (null when feasible).
+    #[schema(required = true)]
     pub reason: Option<Reason>,
     /// Ids of every plan feasible at the point, sorted.
     pub plans: Vec<String>,

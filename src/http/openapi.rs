@@ -176,6 +176,8 @@ mod tests {
         let max_radius = settings::MAX_RADIUS_M;
         for name in ["FeasibilityRequest", "ReservationRequest"] {
             assert_eq!(schema(name, "radius_m", "maximum"), Some(max_radius));
+        }
+        for name in ["FeasibilityRequest", "ReservationRequest", "CheckRequest"] {
             assert_eq!(
                 schema(name, "plan_id", "maxLength"),
                 Some(network::MAX_TEXT_LEN as f64)

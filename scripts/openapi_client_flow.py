@@ -1,5 +1,5 @@
 """Drives the live service with the client openapi-python-client generated from its
-document (importable as `client`): a feasibility query, then a reservation placed, read,
+document (importable as `client`): a feasibility query and a check, then a reservation placed, read,
 listed, confirmed and completed, and a second one cancelled. Every answer must parse into
 the generated models; any mismatch between document and service fails here.
 
@@ -9,7 +9,7 @@ import sys
 import uuid
 
 from client import AuthenticatedClient
-from client.api.feasibility import check_feasibility
+from client.api.feasibility import check_coverage, check_feasibility
 from client.api.inventory import get_box, import_inventory
 from client.api.reservations import (
     cancel_reservation,
@@ -20,6 +20,8 @@ from client.api.reservations import (
     list_reservations,
 )
 from client.models import (
+    CheckAnswer,
+    CheckRequest,
     CustomerInput,
     ImportFile,
     ImportResponse,
@@ -52,6 +54,13 @@ print(f"feasible: {len(answer.candidates)} candidates, nearest {box_id} at {answ
 # A bad request comes back as the documented problem.
 bad = expect(Problem, check_feasibility.sync(client=api, body=FeasibilityRequest(lat=LAT, lon=LON, limit=0)), "limit 0")
 assert bad.code == "validation_failed" and bad.errors[0].field == "limit", bad
+
+# The sales-page check: a yes or no and the plans, nothing of the network.
+checked = expect(CheckAnswer, check_coverage.sync(client=api, body=CheckRequest(lat=LAT, lon=LON)), "check")
+assert isinstance(checked.feasible, bool) and isinstance(checked.plans, list), checked
+print(f"check: feasible={checked.feasible} reason={checked.reason} plans={checked.plans}")
+unknown = expect(Problem, check_coverage.sync(client=api, body=CheckRequest(lat=LAT, lon=LON, plan_id="no-such-plan")), "check unknown plan")
+assert unknown.code == "not_found", unknown
 
 def reserve():
     return expect(Reservation, create_reservation.sync(

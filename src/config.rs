@@ -70,6 +70,10 @@ pub struct Config {
     /// Networks (CIDR) allowed to call the API; empty allows everyone. `/healthz` and
     /// `/readyz` stay open to all.
     pub allowed_ips: Vec<ipnet::IpNet>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed when finding
+    /// a client's address (`http::client_address`); empty: the peer is the client.
+    #[serde(deserialize_with = "addresses_or_ranges")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The `aud` a token must carry; without it, tokens that carry an `aud` are refused.
     pub jwt_audience: Option<String>,
 }
@@ -91,6 +95,7 @@ impl Default for Config {
             db_acquire_timeout_s: 3,
             log_format: LogFormat::Human,
             allowed_ips: Vec::new(),
+            trusted_proxies: Vec::new(),
             jwt_audience: None,
         }
     }
@@ -207,6 +212,27 @@ impl Config {
     }
 }
 
+/// A list of CIDR ranges in which a bare address stands for itself alone (`10.0.0.7` is
+/// `10.0.0.7/32`): the contract lets an operator write either.
+fn addresses_or_ranges<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items = Vec::<String>::deserialize(d)?;
+    items
+        .iter()
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{item:?} is neither an IP address nor a CIDR range"
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn first_error(e: figment::Error) -> String {
     let path = e.path.join(".");
     let kind = e.kind.to_string();
@@ -261,6 +287,23 @@ mod tests {
             jail.create_file("f.toml", "listen = \"127.0.0.1:1\"\nmax_radius = 3\n")?;
             let e = Config::load(Some(Path::new("f.toml"))).unwrap_err().0;
             assert!(e.contains("max_radius"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_as_addresses_or_ranges() {
+        assert!(Config::default().trusted_proxies.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "FEASIBILITY_TRUSTED_PROXIES",
+                "[\"10.0.0.0/8\", \"192.0.2.7/32\"]",
+            );
+            let c = Config::load(None).map_err(|e| e.0)?;
+            assert_eq!(c.trusted_proxies.len(), 2);
+            assert!(
+                c.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap())
+            );
             Ok(())
         });
     }

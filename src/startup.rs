@@ -3,6 +3,7 @@
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::http::client_address::TrustedProxies;
 use crate::http::extract::BodyLimit;
 use crate::http::middleware::AllowedIps;
 use crate::http::{self, ApiError};
@@ -81,6 +82,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(app.keys.clone());
         let allowed = web::Data::new(AllowedIps(config.allowed_ips.clone()));
+        let trusted = web::Data::new(TrustedProxies(config.trusted_proxies.clone()));
         let metrics = web::Data::new(crate::metrics::handle());
         let body_limit = BodyLimit(config.json_body_limit_bytes);
         let import_limit = http::inventory_limit(config.import_body_limit_bytes);
@@ -91,6 +93,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(keys.clone())
                 .app_data(allowed.clone())
+                .app_data(trusted.clone())
                 .app_data(metrics.clone())
                 .app_data(body_limit)
                 .app_data(import_limit)

@@ -150,6 +150,9 @@ fn answers_as_a_full_scan(
     });
     let (reason, expected) = brute_force(&boxes, at, radius, &tags, scope, limit);
     prop_assert_eq!(answer.reason, reason);
+    // The one-walk summary of `POST /check` gives every set of tags the same reason.
+    let coverage = index.coverage(at, radius, scope);
+    prop_assert_eq!(Reason::from_furthest(coverage.furthest(&tags)), reason);
     let got: Vec<(String, f64)> = answer
         .candidates
         .iter()

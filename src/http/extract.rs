@@ -158,7 +158,7 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             .app_data::<web::Data<App>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the service is not configured")))?;
         let powers = app.verify_key(token).map_err(ApiError::Key)?;
-        let address = req.peer_addr().map(|a| a.ip());
+        let address = super::client_address::of_request(req);
         match app.rate_limit(&powers.key, address) {
             Ok(Some(allowance)) => {
                 req.extensions_mut().insert(allowance);

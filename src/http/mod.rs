@@ -1,5 +1,7 @@
 //! The HTTP API: one router function used by the server and the tests.
 
+mod check;
+pub mod client_address;
 pub mod code;
 pub mod error;
 pub mod extract;
@@ -106,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(features::item)
                 .done(),
         )
+        .service(resource("/check").post(check::check).done())
         .service(
             resource("/feasibility")
                 .post(feasibility::feasibility)

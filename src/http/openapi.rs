@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    feasibility, features, health, integrations, inventory, plans, reservations, settings,
+    check, feasibility, features, health, integrations, inventory, plans, reservations, settings,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         feasibility::feasibility,
+        check::check,
         reservations::create,
         reservations::list,
         reservations::get,
@@ -186,6 +187,8 @@ mod tests {
         let max_radius = settings::MAX_RADIUS_M;
         for name in ["FeasibilityRequest", "ReservationRequest"] {
             assert_eq!(schema(name, "radius_m", "maximum"), Some(max_radius));
+        }
+        for name in ["FeasibilityRequest", "ReservationRequest", "CheckRequest"] {
             assert_eq!(
                 schema(name, "plan_id", "maxLength"),
                 Some(network::MAX_TEXT_LEN as f64)

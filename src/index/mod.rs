@@ -10,6 +10,7 @@ mod tree;
 pub use project::{Candidate, ProjectBuilder, ProjectIndex};
 
 use crate::domain::Coord;
+use crate::domain::check::Coverage;
 use crate::domain::feasibility::{ProjectScope, Reason};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -111,6 +112,17 @@ impl Index {
             }
         }
         Err(Reason::NoCoverage)
+    }
+
+    /// What the boxes within the radius offer, over every project the scope allows: every
+    /// plan's verdict at the point follows from it (`domain::check`).
+    pub fn coverage(&self, at: Coord, radius_m: f64, scope: &ProjectScope) -> Coverage {
+        let projects = self.projects.load();
+        let mut coverage = Coverage::default();
+        for p in projects.values().filter(|p| scope.allows(p.project())) {
+            coverage.merge(p.coverage(at, radius_m));
+        }
+        coverage
     }
 
     /// Runs the feasibility rule over every project the scope allows.

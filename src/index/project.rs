@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod coverage;
+
 /// A box as the index keeps it.
 #[derive(Debug, Clone, Copy)]
 struct BoxEntry {
@@ -132,6 +134,8 @@ pub struct ProjectIndex {
     splitters: Vec<SplitterEntry>,
     tagsets: Vec<Box<[u32]>>,
     tag_ids: HashMap<Box<str>, u32>,
+    /// `tag_names[id]` is the tag of that id.
+    tag_names: Vec<Box<str>>,
     strings: StrArena,
 }
 
@@ -252,6 +256,10 @@ impl ProjectBuilder {
             by_id[old as usize] = boxes.len() as u32;
             boxes.push(b);
         }
+        let mut tag_names: Vec<Box<str>> = vec![Box::from(""); self.tag_ids.len()];
+        for (name, &id) in &self.tag_ids {
+            tag_names[id as usize] = name.clone();
+        }
         ProjectIndex {
             project: self.project,
             tree: built.tree,
@@ -261,6 +269,7 @@ impl ProjectBuilder {
             splitters,
             tagsets: self.tagsets,
             tag_ids: self.tag_ids,
+            tag_names,
             strings,
         }
     }
@@ -289,6 +298,7 @@ impl ProjectIndex {
             + self.splitters.capacity() * size_of::<SplitterEntry>()
             + self.tagsets.iter().map(|t| t.len() * 4 + 16).sum::<usize>()
             + self.tag_ids.keys().map(|k| k.len() + 32).sum::<usize>()
+            + self.tag_names.iter().map(|k| k.len() + 16).sum::<usize>()
             + self.strings.bytes()
     }
 

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod check;
 pub mod credentials;
 mod features;
 mod hold_queue;

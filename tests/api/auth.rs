@@ -6,7 +6,8 @@ use serde_json::json;
 fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)> {
     let feas = json!({"lat": C.0, "lon": C.1}).to_string();
     vec![
-        ("POST", "/feasibility", Some(feas), "feasibility"),
+        ("POST", "/feasibility", Some(feas.clone()), "feasibility"),
+        ("POST", "/check", Some(feas), "feasibility"),
         (
             "POST",
             "/inventory/import?project=p1",

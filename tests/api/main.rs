@@ -27,6 +27,7 @@ macro_rules! on_both_engines {
 }
 
 mod auth;
+mod check;
 mod feasibility;
 mod import_dialects;
 mod import_validation;

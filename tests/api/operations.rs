@@ -334,8 +334,9 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 27] = [
+const ROUTES: [(&str, &str); 28] = [
     ("post", "/feasibility"),
+    ("post", "/check"),
     ("post", "/reservations"),
     ("get", "/reservations"),
     ("get", "/reservations/{id}"),

@@ -367,3 +367,312 @@ pub fn looks_like_key(token: &str) -> Option<KeyKind> {
         .into_iter()
         .find(|k| token.starts_with(k.key_prefix()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{complete, fields, t0};
+    use super::super::{Integration, Module};
+    use super::*;
+    use serde_json::json;
+
+    fn new_key(body: serde_json::Value) -> NewKey {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn check(body: serde_json::Value, i: &Integration) -> Result<KeySpec, Invalid> {
+        new_key(body).validate(i, t0())
+    }
+
+    fn publishable(origins: serde_json::Value) -> serde_json::Value {
+        json!({"name": "site", "kind": "publishable", "allowed_origins": origins})
+    }
+
+    #[test]
+    fn a_secret_key_by_default_has_whatever_the_modules_grant() {
+        let k = check(json!({"name": "production"}), &complete()).unwrap();
+        assert_eq!(k.kind, KeyKind::Secret);
+        assert_eq!(
+            (k.scopes, k.rate_limit_per_min, k.expires_at),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn the_name_is_required_and_checked() {
+        assert_eq!(
+            fields(&check(json!({}), &complete()).unwrap_err()),
+            ["name"]
+        );
+        assert_eq!(
+            fields(&check(json!({"name": " "}), &complete()).unwrap_err()),
+            ["name"]
+        );
+    }
+
+    #[test]
+    fn unknown_members_and_scopes_are_refused_by_the_parser() {
+        assert!(serde_json::from_value::<NewKey>(json!({"name": "x", "colour": 1})).is_err());
+        assert!(
+            serde_json::from_value::<NewKey>(json!({"name": "x", "scopes": ["root"]})).is_err()
+        );
+        assert!(serde_json::from_value::<NewKey>(json!({"name": "x", "kind": "master"})).is_err());
+        let k =
+            new_key(json!({"name": "x", "kind": null, "scopes": null, "allowed_origins": null}));
+        assert_eq!((k.kind, k.scopes), (KeyKind::Secret, None));
+    }
+
+    #[test]
+    fn scopes_within_the_modules_are_kept_sorted() {
+        let k = check(
+            json!({"name": "x", "scopes": ["reservations:read", "feasibility"]}),
+            &complete(),
+        );
+        assert_eq!(
+            k.unwrap().scopes,
+            Some(vec![Scope::Feasibility, Scope::ReservationsRead])
+        );
+    }
+
+    #[test]
+    fn a_scope_outside_the_modules_names_the_module_that_grants_it() {
+        let e = check(
+            json!({"name": "x", "scopes": ["feasibility", "inventory:write", "admin", "feasibility"]}),
+            &complete(),
+        )
+        .unwrap_err();
+        assert_eq!(fields(&e), ["scopes[1]", "scopes[2]", "scopes[3]"]);
+        assert!(
+            e.0[0].message.contains("inventory module"),
+            "{}",
+            e.0[0].message
+        );
+        assert!(
+            e.0[1].message.contains("never granted"),
+            "{}",
+            e.0[1].message
+        );
+        assert!(e.0[2].message.contains("repeats"), "{}", e.0[2].message);
+    }
+
+    #[test]
+    fn an_empty_scope_list_is_refused() {
+        let e = check(json!({"name": "x", "scopes": []}), &complete()).unwrap_err();
+        assert_eq!(fields(&e), ["scopes"]);
+    }
+
+    #[test]
+    fn expires_at_must_be_in_the_future() {
+        let i = complete();
+        let at = |t: DateTime<Utc>| check(json!({"name": "x", "expires_at": t}), &i);
+        assert_eq!(fields(&at(t0()).unwrap_err()), ["expires_at"]);
+        assert_eq!(
+            fields(&at(t0() - chrono::Duration::days(1)).unwrap_err()),
+            ["expires_at"]
+        );
+        let future = t0() + chrono::Duration::seconds(1);
+        assert_eq!(at(future).unwrap().expires_at, Some(future));
+    }
+
+    #[test]
+    fn a_publishable_key_needs_allowed_origins() {
+        let e = check(json!({"name": "site", "kind": "publishable"}), &complete()).unwrap_err();
+        assert_eq!(fields(&e), ["allowed_origins"]);
+    }
+
+    #[test]
+    fn a_publishable_key_has_only_feasibility_and_sixty_a_minute_by_default() {
+        let k = check(publishable(json!(["https://www.example.com"])), &complete()).unwrap();
+        assert_eq!(k.scopes, Some(vec![Scope::Feasibility]));
+        assert_eq!(k.rate_limit_per_min, Some(PUBLISHABLE_DEFAULT_RATE_LIMIT));
+        assert_eq!(k.allowed_origins, ["https://www.example.com"]);
+        let mut body = publishable(json!(["https://www.example.com"]));
+        body["scopes"] = json!(["feasibility", "reservations:write"]);
+        let e = check(body, &complete()).unwrap_err();
+        assert_eq!(fields(&e), ["scopes[1]"]);
+    }
+
+    #[test]
+    fn a_publishable_key_needs_the_feasibility_module() {
+        let mut i = complete();
+        i.modules = vec![Module::Events];
+        let e = check(publishable(json!(["https://www.example.com"])), &i).unwrap_err();
+        assert_eq!(fields(&e), ["kind"]);
+    }
+
+    #[test]
+    fn a_secret_key_takes_no_allowed_origins() {
+        let e = check(
+            json!({"name": "x", "allowed_origins": ["https://a.example"]}),
+            &complete(),
+        );
+        assert_eq!(fields(&e.unwrap_err()), ["allowed_origins"]);
+        assert!(check(json!({"name": "x", "allowed_origins": []}), &complete()).is_ok());
+    }
+
+    #[test]
+    fn each_allowed_origin_is_checked_and_distinct() {
+        let e = check(
+            publishable(json!([
+                "https://a.example",
+                "https://a.example/",
+                "https://a.example"
+            ])),
+            &complete(),
+        )
+        .unwrap_err();
+        assert_eq!(fields(&e), ["allowed_origins[1]", "allowed_origins[2]"]);
+    }
+
+    #[test]
+    fn web_origins_are_as_browsers_send_them() {
+        for good in [
+            "https://www.example.com",
+            "http://localhost:3000",
+            "https://a-b.example.com.br:8443",
+            "http://127.0.0.1:8080",
+            "https://[::1]:8443",
+            "https://xn--acougue-dxa.example",
+        ] {
+            assert_eq!(check_origin(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "www.example.com",
+            "ftp://example.com",
+            "HTTPS://example.com",
+            "https://Example.com",
+            "https://example.com/",
+            "https://example.com/path",
+            "https://example.com?q=1",
+            "https://user@example.com",
+            "https://",
+            "https://exa mple.com",
+            "https://açougue.example",
+            "https://-x.example",
+            "https://example.com:443",
+            "http://example.com:80",
+            "https://example.com:0",
+            "https://example.com:65536",
+            "https://example.com:080",
+            "https://example.com:",
+            "https://[::1",
+            "https://[nope]",
+            "*",
+            "null",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_1_to_100000_a_minute() {
+        let i = complete();
+        let rl = |n: u32| check(json!({"name": "x", "rate_limit_per_min": n}), &i);
+        assert_eq!(fields(&rl(0).unwrap_err()), ["rate_limit_per_min"]);
+        assert_eq!(fields(&rl(100_001).unwrap_err()), ["rate_limit_per_min"]);
+        assert_eq!(rl(1).unwrap().rate_limit_per_min, Some(1));
+        assert_eq!(rl(100_000).unwrap().rate_limit_per_min, Some(100_000));
+        let mut body = publishable(json!(["https://a.example"]));
+        body["rate_limit_per_min"] = json!(600);
+        assert_eq!(check(body, &i).unwrap().rate_limit_per_min, Some(600));
+    }
+
+    #[test]
+    fn every_fault_is_named_at_once() {
+        let e = check(
+            json!({"kind": "publishable", "scopes": ["events"], "expires_at": t0(), "rate_limit_per_min": 0}),
+            &complete(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            fields(&e),
+            [
+                "name",
+                "scopes[0]",
+                "expires_at",
+                "allowed_origins",
+                "rate_limit_per_min"
+            ]
+        );
+    }
+
+    #[test]
+    fn powers_are_the_key_scopes_within_the_modules_as_they_are_now() {
+        let mut i = complete();
+        assert_eq!(powers(None, &i), i.scopes());
+        let scopes = [Scope::Feasibility, Scope::ReservationsWrite];
+        assert_eq!(powers(Some(&scopes), &i), BTreeSet::from(scopes));
+        // The provider takes the reservations module away: the key loses it at once.
+        i.modules = vec![Module::Feasibility];
+        assert_eq!(
+            powers(Some(&scopes), &i),
+            BTreeSet::from([Scope::Feasibility])
+        );
+        assert_eq!(powers(None, &i), BTreeSet::from([Scope::Feasibility]));
+        i.modules.clear();
+        assert!(powers(Some(&scopes), &i).is_empty());
+        assert!(powers(Some(&[Scope::Admin]), &i).is_empty());
+    }
+
+    #[test]
+    fn keys_begin_with_their_kind_and_carry_192_random_bits() {
+        for kind in KeyKind::ALL {
+            let (key, prefix) = generate_key(kind);
+            assert!(key.starts_with(kind.key_prefix()), "{key}");
+            assert_eq!(key.len(), 4 + 32, "{key}");
+            assert_eq!(prefix.len(), KEY_PREFIX_LEN);
+            assert!(key.starts_with(&prefix));
+            let body = &key[4..];
+            assert!(
+                body.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(body)
+                .unwrap();
+            assert!(bytes.len() * 8 >= 128);
+            assert_eq!(looks_like_key(&key), Some(kind));
+        }
+        assert_eq!(generate_key(KeyKind::Secret).0[..4], *"fsk_");
+        assert_eq!(generate_key(KeyKind::Publishable).0[..4], *"fpk_");
+    }
+
+    #[test]
+    fn keys_do_not_repeat() {
+        let keys: BTreeSet<String> = (0..1000).map(|_| generate_key(KeyKind::Secret).0).collect();
+        assert_eq!(keys.len(), 1000);
+        let prefixes: BTreeSet<String> =
+            (0..1000).map(|_| generate_key(KeyKind::Secret).1).collect();
+        assert!(prefixes.len() > 990, "prefixes carry 48 random bits");
+    }
+
+    #[test]
+    fn the_key_hash_is_sha_256_and_stable() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        let abc = key_hash("abc");
+        assert_eq!(
+            abc.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let (key, _) = generate_key(KeyKind::Secret);
+        assert_eq!(key_hash(&key), key_hash(&key.clone()));
+        assert_ne!(key_hash(&key), key_hash(&generate_key(KeyKind::Secret).0));
+    }
+
+    #[test]
+    fn jwts_and_other_tokens_do_not_look_like_keys() {
+        assert_eq!(looks_like_key("eyJhbGciOiJIUzI1NiJ9.e30.x"), None);
+        assert_eq!(looks_like_key("fsk"), None);
+        assert_eq!(looks_like_key("FSK_abc"), None);
+        assert_eq!(looks_like_key(""), None);
+        assert_eq!(looks_like_key("fpk_x"), Some(KeyKind::Publishable));
+    }
+
+    #[test]
+    fn kinds_use_their_api_names() {
+        for k in KeyKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+            assert_eq!(KeyKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

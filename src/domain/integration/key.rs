@@ -1,5 +1,4 @@
-//! An integration's keys: what a new key may be, what it can do at each request, and the
-//! key material itself (random text shown once, a hash kept).
+//! An integration's keys: what a new key may be, and what it can do at each request.
 
 use super::{Integration, missing_module};
 use crate::auth::Scope;
@@ -8,21 +7,16 @@ use crate::domain::validation::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::contacts::null_as_default;
+use super::origin::check_origin;
 
-/// Characters of a key kept (and shown) as its `prefix`.
-pub const KEY_PREFIX_LEN: usize = 12;
 /// The most origins one publishable key allows.
 pub const MAX_ALLOWED_ORIGINS: usize = 100;
 /// The highest `rate_limit_per_min` accepted.
 pub const MAX_RATE_LIMIT_PER_MIN: u32 = 100_000;
 /// A publishable key's limit per client address when none is given.
 pub const PUBLISHABLE_DEFAULT_RATE_LIMIT: u32 = 60;
-
-/// Random bytes in a key: 192 bits, comfortably above the contract's 128.
-const KEY_RANDOM_BYTES: usize = 24;
 
 /// A server-side secret, or a browser-side publishable key (only `POST /check`).
 #[derive(
@@ -263,111 +257,6 @@ pub fn powers(key_scopes: Option<&[Scope]>, integration: &Integration) -> BTreeS
     }
 }
 
-/// Checks a web origin as browsers send it in `Origin`: `https://host` or `http://host`,
-/// an optional non-default port, a lowercase host, nothing after.
-pub fn check_origin(s: &str) -> Result<(), &'static str> {
-    let shape = "must be a web origin such as https://www.example.com";
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return Err(shape);
-    };
-    let default_port = match scheme {
-        "https" => 443,
-        "http" => 80,
-        _ => return Err("must begin https:// or http://"),
-    };
-    if rest.contains(['/', '?', '#']) {
-        return Err("must be only scheme, host and port: no path, query or trailing slash");
-    }
-    if rest.contains('@') {
-        return Err("must not carry a user name or password");
-    }
-    let port = if let Some(v6) = rest.strip_prefix('[') {
-        let Some((addr, after)) = v6.split_once(']') else {
-            return Err(shape);
-        };
-        if addr.parse::<Ipv6Addr>().is_err() {
-            return Err("must have a valid IPv6 address between [ and ]");
-        }
-        match after {
-            "" => None,
-            p => match p.strip_prefix(':') {
-                Some(port) => Some(port),
-                None => return Err(shape),
-            },
-        }
-    } else {
-        let (host, port) = match rest.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        };
-        if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err("must have its host in lowercase, as browsers send it");
-        }
-        if host.parse::<Ipv4Addr>().is_err() && !is_dns_name(host) {
-            return Err(
-                "must have a host name of ASCII letters, digits, '-' and '.' (an international \
-                 name in its xn-- form)",
-            );
-        }
-        port
-    };
-    if let Some(p) = port {
-        // Browsers write the port without leading zeros and leave the default one out.
-        let n = match p.parse::<u16>() {
-            Ok(n) if n > 0 && !p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit()) => n,
-            _ => return Err("must have a port from 1 to 65535"),
-        };
-        if n == default_port {
-            return Err("must leave out the scheme's default port, as browsers do");
-        }
-    }
-    Ok(())
-}
-
-/// Lowercase DNS labels of 1 to 63 letters, digits and `-`, not at either end.
-fn is_dns_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-/// A new key of `kind` and its prefix (its first [`KEY_PREFIX_LEN`] characters): `fsk_` or
-/// `fpk_` then 192 random bits in unpadded base64url. The key is shown once; keep only
-/// [`key_hash`] and the prefix.
-pub fn generate_key(kind: KeyKind) -> (String, String) {
-    use base64::Engine;
-    use rand::RngExt;
-    let bytes: [u8; KEY_RANDOM_BYTES] = rand::rng().random();
-    let key = format!(
-        "{}{}",
-        kind.key_prefix(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
-    let prefix = key[..KEY_PREFIX_LEN].to_owned();
-    (key, prefix)
-}
-
-/// The SHA-256 of a key, as stored and looked up. A plain hash is enough: keys carry 192
-/// random bits, so there is nothing for a slow hash to protect against guessing.
-pub fn key_hash(key: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// The kind of key `token` claims to be by its prefix, or `None` (a JWT, or anything else).
-pub fn looks_like_key(token: &str) -> Option<KeyKind> {
-    KeyKind::ALL
-        .into_iter()
-        .find(|k| token.starts_with(k.key_prefix()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{complete, fields, t0};
@@ -524,46 +413,6 @@ mod tests {
     }
 
     #[test]
-    fn web_origins_are_as_browsers_send_them() {
-        for good in [
-            "https://www.example.com",
-            "http://localhost:3000",
-            "https://a-b.example.com.br:8443",
-            "http://127.0.0.1:8080",
-            "https://[::1]:8443",
-            "https://xn--acougue-dxa.example",
-        ] {
-            assert_eq!(check_origin(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "www.example.com",
-            "ftp://example.com",
-            "HTTPS://example.com",
-            "https://Example.com",
-            "https://example.com/",
-            "https://example.com/path",
-            "https://example.com?q=1",
-            "https://user@example.com",
-            "https://",
-            "https://exa mple.com",
-            "https://açougue.example",
-            "https://-x.example",
-            "https://example.com:443",
-            "http://example.com:80",
-            "https://example.com:0",
-            "https://example.com:65536",
-            "https://example.com:080",
-            "https://example.com:",
-            "https://[::1",
-            "https://[nope]",
-            "*",
-            "null",
-        ] {
-            assert!(check_origin(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn rate_limits_are_1_to_100000_a_minute() {
         let i = complete();
         let rl = |n: u32| check(json!({"name": "x", "rate_limit_per_min": n}), &i);
@@ -611,61 +460,6 @@ mod tests {
         i.modules.clear();
         assert!(powers(Some(&scopes), &i).is_empty());
         assert!(powers(Some(&[Scope::Admin]), &i).is_empty());
-    }
-
-    #[test]
-    fn keys_begin_with_their_kind_and_carry_192_random_bits() {
-        for kind in KeyKind::ALL {
-            let (key, prefix) = generate_key(kind);
-            assert!(key.starts_with(kind.key_prefix()), "{key}");
-            assert_eq!(key.len(), 4 + 32, "{key}");
-            assert_eq!(prefix.len(), KEY_PREFIX_LEN);
-            assert!(key.starts_with(&prefix));
-            let body = &key[4..];
-            assert!(
-                body.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            );
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(body)
-                .unwrap();
-            assert!(bytes.len() * 8 >= 128);
-            assert_eq!(looks_like_key(&key), Some(kind));
-        }
-        assert_eq!(generate_key(KeyKind::Secret).0[..4], *"fsk_");
-        assert_eq!(generate_key(KeyKind::Publishable).0[..4], *"fpk_");
-    }
-
-    #[test]
-    fn keys_do_not_repeat() {
-        let keys: BTreeSet<String> = (0..1000).map(|_| generate_key(KeyKind::Secret).0).collect();
-        assert_eq!(keys.len(), 1000);
-        let prefixes: BTreeSet<String> =
-            (0..1000).map(|_| generate_key(KeyKind::Secret).1).collect();
-        assert!(prefixes.len() > 990, "prefixes carry 48 random bits");
-    }
-
-    #[test]
-    fn the_key_hash_is_sha_256_and_stable() {
-        // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        let abc = key_hash("abc");
-        assert_eq!(
-            abc.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let (key, _) = generate_key(KeyKind::Secret);
-        assert_eq!(key_hash(&key), key_hash(&key.clone()));
-        assert_ne!(key_hash(&key), key_hash(&generate_key(KeyKind::Secret).0));
-    }
-
-    #[test]
-    fn jwts_and_other_tokens_do_not_look_like_keys() {
-        assert_eq!(looks_like_key("eyJhbGciOiJIUzI1NiJ9.e30.x"), None);
-        assert_eq!(looks_like_key("fsk"), None);
-        assert_eq!(looks_like_key("FSK_abc"), None);
-        assert_eq!(looks_like_key(""), None);
-        assert_eq!(looks_like_key("fpk_x"), Some(KeyKind::Publishable));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 mod contacts;
 mod key;
+mod material;
+mod origin;
 mod patch;
 
 pub use contacts::{
@@ -13,9 +15,11 @@ pub use contacts::{
     SupportHoursInput, check_support_hours, missing_contacts,
 };
 pub use key::{
-    KEY_PREFIX_LEN, KeyKind, KeySpec, MAX_ALLOWED_ORIGINS, MAX_RATE_LIMIT_PER_MIN, NewKey,
-    PUBLISHABLE_DEFAULT_RATE_LIMIT, check_origin, generate_key, key_hash, looks_like_key, powers,
+    KeyKind, KeySpec, MAX_ALLOWED_ORIGINS, MAX_RATE_LIMIT_PER_MIN, NewKey,
+    PUBLISHABLE_DEFAULT_RATE_LIMIT, powers,
 };
+pub use material::{KEY_PREFIX_LEN, generate_key, key_hash, looks_like_key};
+pub use origin::check_origin;
 pub use patch::PatchError;
 
 use super::feasibility::ProjectScope;

@@ -63,7 +63,7 @@ impl Application {
         let flusher = app.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 if let Err(e) = flusher.flush_key_uses().await {
                     tracing::warn!(error = %e, "cannot record when keys were last used; retrying");
                 }

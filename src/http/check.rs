@@ -3,10 +3,9 @@
 use super::ApiError;
 use super::error::Problem;
 use super::extract::{Caller, Json};
-use crate::auth::Scope;
 use crate::domain::check::{CheckAnswer, CheckRequest};
 use crate::service::App;
-use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse, web};
 
 /// `POST /check`
 #[utoipa::path(post, path = "/check", operation_id = "check_coverage", tag = "feasibility", request_body = CheckRequest,
@@ -16,8 +15,39 @@ use actix_web::web;
 pub async fn check(
     app: web::Data<App>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CheckRequest>,
-) -> Result<web::Json<CheckAnswer>, ApiError> {
-    caller.require(Scope::Feasibility)?;
-    Ok(web::Json(app.check(&body.0, &caller.projects())?))
+) -> Result<HttpResponse, ApiError> {
+    let origin = origin(&req);
+    caller.require_check(origin)?;
+    let answer = app.check(&body.0, &caller.projects())?;
+    let mut response = HttpResponse::Ok();
+    if let Some(o) = origin.filter(|o| app.origin_allowed(o)) {
+        response.insert_header(("Access-Control-Allow-Origin", o));
+        response.insert_header(("Vary", "Origin"));
+    }
+    Ok(response.json(answer))
+}
+
+fn origin(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `OPTIONS /check`: the CORS preflight of a browser on a page some live publishable key
+/// allows; any other origin gets no `Access-Control-Allow-Origin`, so the browser stops.
+pub async fn preflight(app: web::Data<App>, req: HttpRequest) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    response.insert_header(("Vary", "Origin"));
+    if let Some(o) = origin(&req).filter(|o| app.origin_allowed(o)) {
+        response.insert_header(("Access-Control-Allow-Origin", o));
+        response.insert_header(("Access-Control-Allow-Methods", "POST"));
+        response.insert_header((
+            "Access-Control-Allow-Headers",
+            "authorization, content-type",
+        ));
+        response.insert_header(("Access-Control-Max-Age", "600"));
+    }
+    response.finish()
 }

@@ -108,7 +108,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(features::item)
                 .done(),
         )
-        .service(resource("/check").post(check::check).done())
+        .service(
+            resource("/check")
+                .post(check::check)
+                .on(actix_web::http::Method::OPTIONS, check::preflight)
+                .done(),
+        )
         .service(
             resource("/feasibility")
                 .post(feasibility::feasibility)

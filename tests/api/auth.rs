@@ -3,6 +3,16 @@ use base64::Engine;
 use serde_json::json;
 
 /// Every authenticated endpoint: method, path, body, the scope it needs.
+/// An integration with every contact given (so that keys can be issued).
+fn full_integration(id: &str) -> String {
+    json!({"id": id, "name": "X", "projects": ["p1"], "modules": ["feasibility"],
+        "contacts": {"alert": ["a@x.example"], "emergency": ["+5511999990000"],
+            "technical": ["t@x.example"], "operational": ["o@x.example"],
+            "operational_public": "s@x.example"},
+        "support_hours": [{"days": ["mon"], "from": "08:00", "to": "18:00", "time_zone": "America/Sao_Paulo"}]})
+    .to_string()
+}
+
 fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)> {
     let feas = json!({"lat": C.0, "lon": C.1}).to_string();
     vec![
@@ -26,6 +36,29 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
         ),
         ("DELETE", "/plans/empresa", None, "inventory:write"),
         ("GET", "/settings", None, "admin"),
+        ("GET", "/integrations", None, "admin"),
+        (
+            "POST",
+            "/integrations",
+            Some(full_integration("x")),
+            "admin",
+        ),
+        ("GET", "/integrations/x", None, "admin"),
+        (
+            "PATCH",
+            "/integrations/x",
+            Some(json!({"name": "Y"}).to_string()),
+            "admin",
+        ),
+        (
+            "POST",
+            "/integrations/x/keys",
+            Some(json!({"name": "k"}).to_string()),
+            "admin",
+        ),
+        ("GET", "/integrations/x/keys", None, "admin"),
+        ("DELETE", "/integrations/x/keys/some-id", None, "admin"),
+        ("DELETE", "/integrations/x", None, "admin"),
         (
             "PATCH",
             "/settings",

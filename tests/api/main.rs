@@ -31,6 +31,7 @@ mod check;
 mod feasibility;
 mod import_dialects;
 mod import_validation;
+mod integrations;
 mod inventory;
 mod ogc_features;
 mod operations;

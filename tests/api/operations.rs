@@ -334,7 +334,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 28] = [
+const ROUTES: [(&str, &str); 36] = [
     ("post", "/feasibility"),
     ("post", "/check"),
     ("post", "/reservations"),
@@ -363,6 +363,14 @@ const ROUTES: [(&str, &str); 28] = [
     ("get", "/collections/{collectionId}"),
     ("get", "/collections/{collectionId}/items"),
     ("get", "/collections/{collectionId}/items/{featureId}"),
+    ("post", "/integrations"),
+    ("get", "/integrations"),
+    ("get", "/integrations/{id}"),
+    ("patch", "/integrations/{id}"),
+    ("delete", "/integrations/{id}"),
+    ("post", "/integrations/{id}/keys"),
+    ("get", "/integrations/{id}/keys"),
+    ("delete", "/integrations/{id}/keys/{key_id}"),
 ];
 
 on_both_engines!(

@@ -55,6 +55,12 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Manage integrations (partner systems).
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+    /// Manage integrations' keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Mint a token signed with the configured secret.
     Token {
         #[arg(long)]
@@ -71,6 +77,42 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration from a JSON file with the body of `POST /integrations`
+    /// (`-` reads standard input).
+    Add { file: PathBuf },
+    /// List the integrations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Issue a key to an integration and print it (it is shown only this once).
+    Issue {
+        /// The integration's id.
+        #[arg(long)]
+        integration: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// `secret` or `publishable`.
+        #[arg(long, default_value = "secret")]
+        kind: String,
+        /// Comma-separated scopes (default: whatever the integration's modules grant).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// Origins a publishable key may be used from (repeat, or comma-separated).
+        #[arg(long = "origin", value_delimiter = ',')]
+        origins: Vec<String>,
+        /// Requests a minute (per client address for a publishable key).
+        #[arg(long)]
+        rate_limit_per_min: Option<u32>,
+        /// RFC 3339 time after which the key stops working.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+}
+
 /// Runs a parsed command with its configuration.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
@@ -82,6 +124,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.engine());
             Ok(())
         }
+        Command::Integration(c) => integration_command(config, c).await,
+        Command::Key(c) => key_command(config, c).await,
         Command::Openapi => {
             println!("{}", crate::http::openapi::document_json());
             Ok(())
@@ -252,15 +296,23 @@ async fn demo(mut config: Config, boxes: Option<usize>) -> anyhow::Result<()> {
     );
     let port = application.port();
     let city = &crate::demo::CITIES[0];
+    let (secret_key, publishable_key) = crate::demo::partner_keys(&app.store, port).await?;
+    app.reload_all().await?;
     println!(
         "\nftth-feasibility demo: {} boxes, database {}\n\
          listening on port {port}\n\n\
          export TOKEN={token}\n\n\
-         curl -s -X POST http://127.0.0.1:{port}/feasibility \\\n  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {}, \"lon\": {}, \"plan_id\": \"fibra-600\"}}'\n",
+         curl -s -X POST http://127.0.0.1:{port}/feasibility \\\n  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {lat}, \"lon\": {lon}, \"plan_id\": \"fibra-600\"}}'\n\n\
+         the demo partner's secret key (feasibility and reservations):\n\
+         export KEY={secret_key}\n\n\
+         curl -s -X POST http://127.0.0.1:{port}/feasibility \\\n  -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {lat}, \"lon\": {lon}}}'\n\n\
+         its publishable key, for a web page at http://localhost:{port} (POST /check only):\n\
+         export PUBLISHABLE_KEY={publishable_key}\n\n\
+         curl -s -X POST http://127.0.0.1:{port}/check -H 'Origin: http://localhost:{port}' \\\n  -H \"Authorization: Bearer $PUBLISHABLE_KEY\" -H 'Content-Type: application/json' \\\n  -d '{{\"lat\": {lat}, \"lon\": {lon}}}'\n",
         app.index.len(),
         config.database_url,
-        city.lat,
-        city.lon,
+        lat = city.lat,
+        lon = city.lon,
     );
     if generated {
         println!(
@@ -269,4 +321,88 @@ async fn demo(mut config: Config, boxes: Option<usize>) -> anyhow::Result<()> {
     }
     application.run_until_signalled().await?;
     Ok(())
+}
+
+async fn integration_command(config: Config, command: IntegrationCommand) -> anyhow::Result<()> {
+    let store = connect(&config).await?;
+    match command {
+        IntegrationCommand::Add { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let new: crate::domain::integration::NewIntegration = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an integration", file.display()))?;
+            let created = crate::service::integrations::create(&store, &new)
+                .await
+                .map_err(integration_error)?;
+            println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        IntegrationCommand::List => {
+            for i in store
+                .integrations()
+                .await?
+                .into_iter()
+                .filter(|i| !i.deleted)
+            {
+                println!("{}", i.doc);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn key_command(config: Config, command: KeyCommand) -> anyhow::Result<()> {
+    let KeyCommand::Issue {
+        integration,
+        name,
+        kind,
+        scopes,
+        origins,
+        rate_limit_per_min,
+        expires_at,
+    } = command;
+    // The same body `POST /integrations/{id}/keys` takes, checked by the same rules.
+    let body = serde_json::json!({
+        "name": name, "kind": kind, "scopes": scopes, "allowed_origins": origins,
+        "rate_limit_per_min": rate_limit_per_min, "expires_at": expires_at,
+    });
+    let new: crate::domain::integration::NewKey =
+        serde_json::from_value(body).context("--kind, --scopes or --expires-at")?;
+    let store = connect(&config).await?;
+    let issued = crate::service::integrations::issue_key(&store, &integration, &new)
+        .await
+        .map_err(integration_error)?;
+    println!("{}", issued.key.as_deref().unwrap_or_default());
+    eprintln!(
+        "key {} ({}, prefix {}) issued to {integration}: it is shown only this once",
+        issued.id,
+        issued.kind.as_str(),
+        issued.prefix
+    );
+    Ok(())
+}
+
+/// An integration's refusal as the CLI says it: each field on a line.
+fn integration_error(e: crate::service::integrations::IntegrationError) -> anyhow::Error {
+    use crate::service::integrations::IntegrationError as E;
+    match e {
+        E::Invalid(invalid) => {
+            for f in &invalid.0 {
+                eprintln!("{}: {}", f.field, f.message);
+            }
+            anyhow::anyhow!("refused: {} problem(s), nothing changed", invalid.0.len())
+        }
+        E::ContactsIncomplete(fields) => anyhow::anyhow!(
+            "the integration's contacts are incomplete; give first: {}",
+            fields.join(", ")
+        ),
+        E::Store(crate::store::StoreError::AlreadyExists) => {
+            anyhow::anyhow!("an integration with this id exists (ids of deleted ones stay taken)")
+        }
+        E::Store(crate::store::StoreError::NotFound) => anyhow::anyhow!("no such integration"),
+        E::Store(e) => e.into(),
+    }
 }

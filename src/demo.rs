@@ -317,3 +317,38 @@ mod tests {
         );
     }
 }
+
+/// The demo's partner integration (created on first run) and a new secret and publishable
+/// key of it, for a page served at `http://localhost:{port}`.
+pub async fn partner_keys(
+    store: &crate::store::Store,
+    port: u16,
+) -> anyhow::Result<(String, String)> {
+    use crate::service::integrations::{IntegrationError, create, issue_key};
+    let partner = serde_json::json!({
+        "id": "demo-partner", "name": "Demo partner", "projects": ["*"],
+        "modules": ["feasibility", "reservations"],
+        "contacts": {"alert": ["alerts@partner.example"], "emergency": ["+5511999990000"],
+            "technical": ["dev@partner.example"], "operational": ["ops@partner.example"],
+            "operational_public": "support@partner.example"},
+        "support_hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00",
+            "to": "18:00", "time_zone": "America/Sao_Paulo"}]});
+    match create(store, &serde_json::from_value(partner)?).await {
+        Ok(_) | Err(IntegrationError::Store(crate::store::StoreError::AlreadyExists)) => {}
+        Err(e) => anyhow::bail!("cannot create the demo partner: {e:?}"),
+    }
+    let issue = |body: serde_json::Value| async move {
+        issue_key(store, "demo-partner", &serde_json::from_value(body)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot issue a demo key: {e:?}"))?
+            .key
+            .ok_or_else(|| anyhow::anyhow!("an issued key is shown"))
+    };
+    let secret = issue(serde_json::json!({"name": "demo"})).await?;
+    let publishable = issue(
+        serde_json::json!({"name": "demo page", "kind": "publishable",
+        "allowed_origins": [format!("http://localhost:{port}")]}),
+    )
+    .await?;
+    Ok((secret, publishable))
+}

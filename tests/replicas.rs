@@ -244,3 +244,132 @@ where
         self.await == expected
     }
 }
+
+/// A key issued on one replica works on the other within a second, and a revocation, a
+/// suspension and a module taken away on one are in force on the other within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_changes_on_one_replica_are_in_force_on_the_other_within_a_second() {
+    let Some(schema) = pg_schema("replica_keys").await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let (pa, pb) = (free_port(), free_port());
+    let a = Replica {
+        base: format!("http://127.0.0.1:{pa}"),
+        _child: spawn_server(&schema.url, pa, SECRET, None, "warn"),
+    };
+    let b = Replica {
+        base: format!("http://127.0.0.1:{pb}"),
+        _child: spawn_server(&schema.url, pb, SECRET, None, "warn"),
+    };
+    wait_ready(&client, &a.base).await;
+    wait_ready(&client, &b.base).await;
+    let admin = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes()).mint(
+        "ops",
+        &["*".into()],
+        &["admin".into()],
+        600,
+    );
+    let send = |method: reqwest::Method, url: String, token: &str, body: Option<Value>| {
+        let mut req = client.request(method, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+    };
+    let r = send(
+        reqwest::Method::POST,
+        format!("{}/integrations", a.base),
+        &admin,
+        Some(
+            json!({"id": "conecte", "name": "Conecte", "projects": ["*"],
+            "modules": ["feasibility", "reservations"],
+            "contacts": {"alert": ["a@x.example"], "emergency": ["+5511999990000"],
+                "technical": ["t@x.example"], "operational": ["o@x.example"],
+                "operational_public": "s@x.example"},
+            "support_hours": [{"days": ["mon"], "from": "08:00", "to": "18:00",
+                "time_zone": "America/Sao_Paulo"}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = send(
+        reqwest::Method::POST,
+        format!("{}/integrations/conecte/keys", a.base),
+        &admin,
+        Some(json!({"name": "prod"})),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    let key_id = issued["id"].as_str().unwrap().to_owned();
+    // What replica B answers the key, asking for reservations (the reservations module).
+    let on_b = || {
+        let (client, key, base) = (client.clone(), key.clone(), b.base.clone());
+        async move {
+            let r = client
+                .get(format!("{base}/reservations"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body["code"].as_str().unwrap_or("").to_owned())
+        }
+    };
+    let limit = Duration::from_secs(1);
+    let patch = |body: Value| {
+        send(
+            reqwest::Method::PATCH,
+            format!("{}/integrations/conecte", a.base),
+            &admin,
+            Some(body),
+        )
+    };
+    seen_within(limit, || async { on_b().await.0 == 200 }).await;
+    assert_eq!(
+        patch(json!({"modules": ["feasibility"]}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    seen_within(limit, || async {
+        on_b().await == (403, "insufficient_scope".into())
+    })
+    .await;
+    assert_eq!(
+        patch(json!({"modules": ["feasibility", "reservations"], "status": "suspended"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    seen_within(limit, || async {
+        on_b().await == (403, "integration_suspended".into())
+    })
+    .await;
+    assert_eq!(
+        patch(json!({"status": "active"})).await.unwrap().status(),
+        200
+    );
+    seen_within(limit, || async { on_b().await.0 == 200 }).await;
+    let r = send(
+        reqwest::Method::DELETE,
+        format!("{}/integrations/conecte/keys/{key_id}", a.base),
+        &admin,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    seen_within(limit, || async {
+        on_b().await == (401, "key_revoked".into())
+    })
+    .await;
+}

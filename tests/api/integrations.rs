@@ -708,3 +708,69 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    the_cli_creates_integrations_and_issues_keys,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let dir = tempfile::tempdir().unwrap();
+        let cli = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_feasibility"))
+                .args(args)
+                .current_dir(dir.path())
+                .env("FEASIBILITY_DATABASE_URL", &app.config.database_url)
+                .output()
+                .expect("the binary runs")
+        };
+        let file = dir.path().join("conecte.json");
+        std::fs::write(&file, integration("conecte", &["feasibility"]).to_string()).unwrap();
+        let out = cli(&["integration", "add", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(created["status"], "active");
+        // Refused like the API refuses: the field named, nothing changed.
+        let out = cli(&[
+            "key",
+            "issue",
+            "--integration",
+            "conecte",
+            "--scopes",
+            "inventory:write",
+        ]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("scopes[0]"));
+        let out = cli(&["key", "issue", "--integration", "conecte", "--name", "cli"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert!(key.starts_with("fsk_"), "{key}");
+        // The running service follows the change log: the key works within a second or so.
+        let started = std::time::Instant::now();
+        loop {
+            let r = call(
+                &app,
+                "POST",
+                "/feasibility",
+                &key,
+                Some(json!({"lat": C.0, "lon": C.1})),
+            )
+            .await;
+            if r.status == 200 {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(3),
+                "{}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP load test, all figures from one run on this machine:
 #   1. /feasibility against /healthz (requests per second, p50, p99), wrk, same concurrency;
-#   2. /feasibility again while clients place reservations (durable, 201s per second).
+#   2. /feasibility with an integration's secret key against the same with the JWT;
+#   3. /feasibility again while clients place reservations (durable, 201s per second).
 # Starts the release server on a country-sized synthetic network (BOXES, default 1,000,000).
 #
 #   scripts/load-test.sh                     # full run (release build, 1M boxes, 20 s each)
@@ -129,6 +130,29 @@ import re, sys
 h, f = (float(re.search(r"Requests/sec:\s+([\d.]+)", open(p).read()).group(1)) for p in sys.argv[1:])
 print(f"{'/feasibility / /healthz':<34} {f / h:>10.2f}x (target 0.5x)")
 PY
+# The same queries with an integration's secret key instead of the JWT (the key is issued
+# through the CLI; the server follows the change log and takes it within a second).
+cat > "$work/partner.json" <<JSON
+{"id": "load", "name": "Load test", "projects": ["*"], "modules": ["feasibility"],
+ "contacts": {"alert": ["a@load.example"], "emergency": ["+5511999990000"], "technical": ["t@load.example"],
+   "operational": ["o@load.example"], "operational_public": "s@load.example"},
+ "support_hours": [{"days": ["mon"], "from": "08:00", "to": "18:00", "time_zone": "America/Sao_Paulo"}]}
+JSON
+"$BIN" integration add "$work/partner.json" > /dev/null
+key=$("$BIN" key issue --integration load --name load 2>/dev/null)
+sed "s|Bearer $token|Bearer $key|" "$work/feasibility.lua" > "$work/feasibility-key.lua"
+for _ in $(seq 1 50); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/feasibility" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"lat": 0, "lon": 0}')" = 200 ] && break
+  sleep 0.1
+done
+run "feasibility with a secret key" "$work/feasibility-key.lua" /feasibility "$CONNS"
+python3 - "$work/feasibility.out" "$work/feasibility with a secret key.out" <<'PY'
+import re, sys
+j, k = (float(re.search(r"Requests/sec:\s+([\d.]+)", open(p).read()).group(1)) for p in sys.argv[1:])
+print(f"{'secret key / JWT /feasibility':<34} {k / j:>10.2f}x (target 0.9x)")
+PY
+
 # Reservations and feasibility at once.
 wrk -t 1 -c "$RESERVERS" -d "$DURATION" --latency -s "$work/reserve.lua" "$base/reservations" > "$work/reserve.out" 2>&1 &
 rpid=$!

@@ -287,37 +287,6 @@ pub fn clustered_network(boxes: usize, seed: u64) -> ImportBatch {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_demo_network_has_the_size_and_mix_asked_for() {
-        let batch = network(&CITIES[0], 3000, 1);
-        assert_eq!(batch.boxes.len(), 3000);
-        let deployed = batch
-            .boxes
-            .iter()
-            .filter(|(_, b)| b.status == BoxStatus::Deployed)
-            .count();
-        assert!((2300..2800).contains(&deployed), "{deployed} deployed");
-        assert!(
-            batch
-                .boxes
-                .iter()
-                .any(|(_, b)| b.status == BoxStatus::OutOfService)
-        );
-        let mut ids: Vec<_> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
-        ids.dedup();
-        assert_eq!(ids.len(), 3000);
-        assert_eq!(
-            network(&CITIES[0], 3000, 1),
-            batch,
-            "the same seed gives the same network"
-        );
-    }
-}
-
 /// The demo's partner integration (created on first run) and a new secret and publishable
 /// key of it, for a page served at `http://localhost:{port}`.
 pub async fn partner_keys(
@@ -351,4 +320,35 @@ pub async fn partner_keys(
     )
     .await?;
     Ok((secret, publishable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_network_has_the_size_and_mix_asked_for() {
+        let batch = network(&CITIES[0], 3000, 1);
+        assert_eq!(batch.boxes.len(), 3000);
+        let deployed = batch
+            .boxes
+            .iter()
+            .filter(|(_, b)| b.status == BoxStatus::Deployed)
+            .count();
+        assert!((2300..2800).contains(&deployed), "{deployed} deployed");
+        assert!(
+            batch
+                .boxes
+                .iter()
+                .any(|(_, b)| b.status == BoxStatus::OutOfService)
+        );
+        let mut ids: Vec<_> = batch.boxes.iter().map(|(_, b)| b.id.clone()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 3000);
+        assert_eq!(
+            network(&CITIES[0], 3000, 1),
+            batch,
+            "the same seed gives the same network"
+        );
+    }
 }

@@ -26,7 +26,7 @@ enum Principal {
     /// A JWT (the provider's own systems).
     Token(std::sync::Arc<Claims>),
     /// An integration's key: its powers as they were when the request came in.
-    Key(KeyPowers),
+    Key(std::sync::Arc<KeyPowers>),
 }
 
 impl Caller {

@@ -10,6 +10,7 @@ use crate::store::{StoreError, StoredIntegration, StoredKey};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A key as the authenticator needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,11 +52,20 @@ impl KeyPowers {
     }
 }
 
+/// A key in memory: its powers worked out once per rebuild (they change only with an
+/// `integrations` change, which rebuilds everything), and the minute it was last seen in.
+#[derive(Debug)]
+struct KeyEntry {
+    record: Arc<KeyRecord>,
+    /// None when its integration is gone.
+    powers: Option<Arc<KeyPowers>>,
+    seen_minute: AtomicI64,
+}
+
 /// Every key by its hash, and the live integrations.
 #[derive(Debug, Default)]
 pub struct Credentials {
-    keys: HashMap<[u8; 32], Arc<KeyRecord>>,
-    integrations: HashMap<String, Arc<Integration>>,
+    keys: HashMap<[u8; 32], KeyEntry>,
     /// Origins some live publishable key allows (CORS preflights are answered for these).
     origins: HashSet<String>,
 }
@@ -102,39 +112,52 @@ impl Credentials {
             if record.kind == KeyKind::Publishable && !record.revoked {
                 origins.extend(record.allowed_origins.iter().cloned());
             }
-            by_hash.insert(hash, Arc::new(record));
+            let record = Arc::new(record);
+            let powers = live.get(&record.integration_id).map(|integration| {
+                Arc::new(KeyPowers {
+                    scopes: integration::powers(record.scopes.as_deref(), integration),
+                    key: Arc::clone(&record),
+                    integration: Arc::clone(integration),
+                })
+            });
+            let entry = KeyEntry {
+                record,
+                powers,
+                seen_minute: AtomicI64::new(i64::MIN),
+            };
+            by_hash.insert(hash, entry);
         }
         Ok(Self {
             keys: by_hash,
-            integrations: live,
             origins,
         })
     }
 
-    /// The key's powers now, or why it is refused.
-    pub fn verify(&self, key: &str, now: DateTime<Utc>) -> Result<KeyPowers, KeyRefusal> {
-        let record = self
+    /// The key's powers now, or why it is refused; and whether this is its first use in
+    /// the minute `minute` (to be recorded as `last_used_at`).
+    pub fn verify(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        minute: i64,
+    ) -> Result<(Arc<KeyPowers>, bool), KeyRefusal> {
+        let entry = self
             .keys
             .get(&integration::key_hash(key))
             .ok_or(KeyRefusal::Unknown)?;
+        let record = &entry.record;
         if record.revoked {
             return Err(KeyRefusal::Revoked);
         }
         if record.expires_at.is_some_and(|at| at <= now) {
             return Err(KeyRefusal::Expired);
         }
-        let integration = self
-            .integrations
-            .get(&record.integration_id)
-            .ok_or(KeyRefusal::Revoked)?;
-        if integration.status == IntegrationStatus::Suspended {
+        let powers = entry.powers.as_ref().ok_or(KeyRefusal::Revoked)?;
+        if powers.integration.status == IntegrationStatus::Suspended {
             return Err(KeyRefusal::Suspended);
         }
-        Ok(KeyPowers {
-            scopes: integration::powers(record.scopes.as_deref(), integration),
-            key: Arc::clone(record),
-            integration: Arc::clone(integration),
-        })
+        let first_this_minute = entry.seen_minute.swap(minute, Ordering::Relaxed) != minute;
+        Ok((Arc::clone(powers), first_this_minute))
     }
 
     /// Whether a live publishable key allows `origin`.

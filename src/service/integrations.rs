@@ -27,13 +27,13 @@ impl App {
     }
 
     /// A key's powers now; its use is noted for `last_used_at`.
-    pub fn verify_key(&self, key: &str) -> Result<KeyPowers, KeyRefusal> {
+    pub fn verify_key(&self, key: &str) -> Result<Arc<KeyPowers>, KeyRefusal> {
         let now = chrono::Utc::now();
-        let powers = self.credentials.load().verify(key, now)?;
-        // To the minute: a request changes nothing when its key was seen this minute.
+        // To the minute: only a key's first request of a minute is noted.
         let minute = now.timestamp_micros() / 60_000_000 * 60_000_000;
-        let mut uses = self.key_uses.lock().unwrap_or_else(|e| e.into_inner());
-        if uses.get(&powers.key.id) != Some(&minute) {
+        let (powers, first) = self.credentials.load().verify(key, now, minute)?;
+        if first {
+            let mut uses = self.key_uses.lock().unwrap_or_else(|e| e.into_inner());
             uses.insert(powers.key.id.clone(), minute);
         }
         Ok(powers)

@@ -57,7 +57,7 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 token=$("$bin" token --sub openapi-client --projects '*' \
-  --scopes feasibility,reservations:write,reservations:read,reservations:manage,inventory:write --ttl 1h)
+  --scopes feasibility,reservations:write,reservations:read,reservations:manage,inventory:write,admin --ttl 1h)
 
 echo "== the generated client through a feasibility query and a reservation's lifecycle"
 PYTHONPATH="$work" python3 scripts/openapi_client_flow.py "http://127.0.0.1:$port" "$token"

@@ -106,3 +106,20 @@ assert imported.boxes.added == 1 and imported.warnings == [], imported
 near = expect(FeasibilityOut, check_feasibility.sync(client=api, body=FeasibilityRequest(lat=-22.9, lon=-43.2)), "feasibility after import")
 assert near.feasible and near.candidates[0].box_id == "CLIENT-1", near
 print("import: 1 box added and found by the next query")
+
+# An integration and its key through the client, then the key asks for feasibility.
+from client.api.integrations import create_integration, issue_key
+from client.models import Integration, KeyView, NewIntegration, NewKey
+
+partner = expect(Integration, create_integration.sync(client=api, body=NewIntegration.from_dict({
+    "id": "client-partner", "name": "Client partner", "projects": ["*"], "modules": ["feasibility"],
+    "contacts": {"alert": ["a@partner.example"], "emergency": ["+5511999990000"], "technical": ["t@partner.example"],
+                 "operational": ["o@partner.example"], "operational_public": "s@partner.example"},
+    "support_hours": [{"days": ["mon", "fri"], "from": "08:00", "to": "18:00", "time_zone": "America/Sao_Paulo"}]})), "integration")
+assert partner.status.value == "active", partner
+issued = expect(KeyView, issue_key.sync("client-partner", client=api, body=NewKey(name="client", rate_limit_per_min=100)), "key")
+assert issued.key.startswith("fsk_") and issued.prefix == issued.key[:12], issued
+with_key = AuthenticatedClient(base_url=base, token=issued.key, raise_on_unexpected_status=True)
+near = expect(FeasibilityOut, check_feasibility.sync(client=with_key, body=FeasibilityRequest(lat=LAT, lon=LON)), "feasibility with a key")
+assert near.feasible, near
+print("integration: created active, key issued and used")

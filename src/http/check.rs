@@ -35,6 +35,8 @@ fn origin(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+#[utoipa::path(options, path = "/check", operation_id = "check_coverage_preflight", tag = "feasibility",
+    responses((status = 204, description = "CORS preflight: `Access-Control-Allow-Origin` (with `POST` and the headers `authorization`, `content-type`) only for an origin some live publishable key allows")))]
 /// `OPTIONS /check`: the CORS preflight of a browser on a page some live publishable key
 /// allows; any other origin gets no `Access-Control-Allow-Origin`, so the browser stops.
 pub async fn preflight(app: web::Data<App>, req: HttpRequest) -> HttpResponse {

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         feasibility::feasibility,
         check::check,
+        check::preflight,
         reservations::create,
         reservations::list,
         reservations::get,

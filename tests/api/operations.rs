@@ -334,9 +334,10 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 36] = [
+const ROUTES: [(&str, &str); 37] = [
     ("post", "/feasibility"),
     ("post", "/check"),
+    ("options", "/check"),
     ("post", "/reservations"),
     ("get", "/reservations"),
     ("get", "/reservations/{id}"),

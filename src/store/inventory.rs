@@ -1,6 +1,8 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
 use super::changes::change_row;
+use super::events::{NewEvent, event_row};
+use super::reservations::ReservationRow;
 use super::{
     BeginWrite, Store, StoreError, in_list, occupying, on_pool, push_project_scope, tags_from_text,
     tags_to_text,
@@ -12,6 +14,7 @@ use crate::domain::network::{BoxStatus, Region, SplitterKind, free_ports};
 use crate::domain::network::{NetBox, Splitter};
 use crate::domain::ports::{Occupant, PortMove, PortRef, SplitterAfter, reconcile};
 use crate::domain::region_geometry::{area_to_geojson, parse_area};
+use crate::domain::reservation::Reservation;
 use crate::domain::validation::Invalid;
 use serde::Serialize;
 use serde_json::json;
@@ -575,6 +578,51 @@ impl Store {
                     to,
                 });
             }
+            // Told with the import: each moved hold and each install the inventory caught up
+            // with, as they are now, and the import's counts.
+            let told: Vec<(&'static str, &str)> = moves
+                .iter()
+                .map(|m| ("reservation.port_moved", m.id.as_str()))
+                .chain(
+                    confirmed
+                        .iter()
+                        .map(|id| ("reservation.inventory_confirmed", id.as_str())),
+                )
+                .collect();
+            for chunk in told.chunks(BATCH) {
+                let ids: Vec<String> = chunk.iter().map(|(_, id)| (*id).to_owned()).collect();
+                let rows: Vec<ReservationRow> = in_list(
+                    &format!(
+                        "SELECT {} FROM reservations WHERE id IN",
+                        super::reservations::COLUMNS
+                    ),
+                    &ids,
+                )
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await?;
+                let by_id: HashMap<String, Reservation> = rows
+                    .into_iter()
+                    .map(|row| row.into_reservation().map(|r| (r.id.clone(), r)))
+                    .collect::<Result<_, _>>()?;
+                for (kind, id) in chunk {
+                    if let Some(r) = by_id.get(*id) {
+                        event_row(&NewEvent::reservation(kind, r, at))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            let counts = json!({
+                "project": project,
+                "mode": mode,
+                "boxes": {"added": file_box_ids.len() - updated_boxes.len(),
+                          "updated": updated_boxes.len(), "deleted": deleted_boxes.len()},
+                "regions": region_counts,
+            });
+            event_row(&NewEvent::imported(project, counts, at))
+                .execute(&mut *tx)
+                .await?;
             let version = change_row("project", project).fetch_one(&mut *tx).await?;
             self.commit_write(tx, true).await?;
             tracing::debug!(

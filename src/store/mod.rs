@@ -6,6 +6,7 @@
 
 mod changes;
 mod error;
+mod events;
 mod index_load;
 mod integrations;
 mod inventory;
@@ -18,6 +19,7 @@ mod writer;
 
 pub use changes::{Change, splitters_of};
 pub use error::StoreError;
+pub use events::NewEvent;
 pub use integrations::{StoredIntegration, StoredKey};
 pub use inventory::{
     BoxDetail, BoxSelection, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail,

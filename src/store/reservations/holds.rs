@@ -1,6 +1,7 @@
 //! Placing holds: one write transaction per batch of a writer lane.
 
 use super::super::changes::change_row;
+use super::super::events::{NewEvent, event_row};
 use super::idempotency::{IDEMPOTENCY_ANSWER, stored_answer};
 use super::*;
 use std::sync::atomic::AtomicBool;
@@ -461,6 +462,13 @@ where
             }
         } else {
             held.push(r.splitter_id.clone());
+            event_row(&NewEvent::reservation(
+                "reservation.created",
+                &r,
+                r.created_at,
+            ))
+            .execute(&mut *conn)
+            .await?;
             outcomes[i] = Some(HoldOutcome::Created(Box::new(r)));
         }
     }
@@ -565,6 +573,18 @@ impl Store {
             freed.sort();
             freed.dedup();
             in_list("DELETE FROM idempotency_keys WHERE reservation_id IN", ids)
+                .build()
+                .execute(&mut *tx)
+                .await?;
+            // As if never made: not told either (unless already delivered).
+            let mut events = in_list(
+                "DELETE FROM deliveries WHERE status = 'pending' AND event_id IN \
+                 (SELECT id FROM events WHERE subject IN",
+                ids,
+            );
+            events.push(")");
+            events.build().execute(&mut *tx).await?;
+            in_list("DELETE FROM events WHERE subject IN", ids)
                 .build()
                 .execute(&mut *tx)
                 .await?;

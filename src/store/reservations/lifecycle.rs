@@ -1,7 +1,17 @@
 //! Transitions of a reservation and the expiry of overdue ones.
 
 use super::super::changes::change_row;
+use super::super::events::{NewEvent, event_row};
 use super::*;
+
+/// The reservation as its expiry leaves it (what `expire_one` writes).
+fn expired(mut r: Reservation, at: DateTime<Utc>) -> Reservation {
+    r.status = Status::Expired;
+    r.closed_at = Some(at);
+    r.customer = None;
+    r.address = None;
+    r
+}
 
 /// Marks one pending reservation expired and erases its personal data (the engine follows
 /// from the transaction it is executed on).
@@ -53,7 +63,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from)?;
-                let subject = splitters_subject([r.splitter_id.as_str()]);
+                let freed = r.splitter_ref();
+                self.record_expiry(&mut tx, expired(r, at), at)
+                    .await
+                    .map_err(StoreError::from)?;
+                let subject = splitters_subject([freed.splitter_id.as_str()]);
                 change_row("splitters", &subject)
                     .fetch_one(&mut *tx)
                     .await
@@ -64,7 +78,7 @@ impl Store {
                 return Err(TransitionError::Invalid {
                     action: t.as_str(),
                     from: "expired",
-                    freed: Some(r.splitter_ref()),
+                    freed: Some(freed),
                 });
             }
             let Some(next) = t.apply(r.status) else {
@@ -105,6 +119,16 @@ impl Store {
                 }
                 Status::Pending | Status::Expired => unreachable!("no transition leads here"),
             }
+            r.status = next;
+            let kind = match next {
+                Status::Confirmed => "reservation.confirmed",
+                Status::Cancelled => "reservation.cancelled",
+                _ => "reservation.installed",
+            };
+            event_row(&NewEvent::reservation(kind, &r, at))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
             let freed = !next.occupies(false);
             if freed {
                 let subject = splitters_subject([r.splitter_id.as_str()]);
@@ -116,7 +140,6 @@ impl Store {
             self.commit_write(tx, freed)
                 .await
                 .map_err(StoreError::from)?;
-            r.status = next;
             let changed = r.splitter_ref();
             Ok((r, Some(changed)))
         })
@@ -132,7 +155,7 @@ impl Store {
             ""
         };
         let sql = format!(
-            "SELECT id, project, box_id, splitter_id FROM reservations \
+            "SELECT {COLUMNS} FROM reservations \
              WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2{skip_locked}"
         );
         on_pool!(self, write, |p| {
@@ -148,20 +171,17 @@ impl Store {
                     return Ok(Vec::new());
                 }
             }
-            let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let due: Vec<ReservationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(at.timestamp_micros())
                 .bind(batch as i64)
                 .fetch_all(&mut *tx)
                 .await?;
             let mut freed = Vec::with_capacity(due.len());
-            for r in due {
-                let id: String = r.try_get(0)?;
-                expire_one(&id, at).execute(&mut *tx).await?;
-                freed.push(SplitterRef {
-                    project: r.try_get(1)?,
-                    box_id: r.try_get(2)?,
-                    splitter_id: r.try_get(3)?,
-                });
+            for row in due {
+                let r = row.into_reservation()?;
+                expire_one(&r.id, at).execute(&mut *tx).await?;
+                freed.push(r.splitter_ref());
+                self.record_expiry(&mut tx, expired(r, at), at).await?;
             }
             if !freed.is_empty() {
                 let ids = freed.iter().map(|f| f.splitter_id.as_str());
@@ -172,6 +192,30 @@ impl Store {
             self.commit_write(tx, !freed.is_empty()).await?;
             Ok(freed)
         })
+    }
+
+    /// `reservation.expired` for a reservation just expired, and its personal data erased
+    /// from the events told of it before.
+    async fn record_expiry<DB: sqlx::Database>(
+        &self,
+        tx: &mut sqlx::Transaction<'_, DB>,
+        r: Reservation,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error>
+    where
+        for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+        for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        sqlx::query(self.erase_event_data_sql())
+            .bind(r.id.clone())
+            .execute(&mut **tx)
+            .await?;
+        event_row(&NewEvent::reservation("reservation.expired", &r, at))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Row-lock suffix for reads that precede a write in the same transaction (SQLite's

@@ -31,12 +31,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::sync::atomic::Ordering::Relaxed;
 
-const COLUMNS: &str = "id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, lat, lon, \
+pub(crate) const COLUMNS: &str = "id, code, status, project, box_id, splitter_id, port, distance_m, plan_id, tags, lat, lon, \
      address, customer, external_ref, created_by, created_at, expires_at, confirmed_at, closed_at, \
      port_moves, inventory_confirmed_at";
 
 #[derive(sqlx::FromRow)]
-struct ReservationRow {
+pub(crate) struct ReservationRow {
     id: String,
     code: String,
     status: String,
@@ -72,7 +72,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 impl ReservationRow {
-    fn into_reservation(self) -> Result<Reservation, StoreError> {
+    pub(crate) fn into_reservation(self) -> Result<Reservation, StoreError> {
         let customer: Option<Customer> = match self.customer {
             Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
                 StoreError::Other(anyhow::anyhow!("stored customer is not JSON: {e}"))

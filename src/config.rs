@@ -76,6 +76,11 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The `aud` a token must carry; without it, tokens that carry an `aud` are refused.
     pub jwt_audience: Option<String>,
+    /// Lets webhooks use plain `http` URLs (tests, closed networks); otherwise `https` only.
+    pub webhook_allow_http: bool,
+    /// Lets webhooks point at loopback, private and other internal addresses; otherwise
+    /// refused, so a partner cannot make the service call into the provider's network.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -97,6 +102,8 @@ impl Default for Config {
             allowed_ips: Vec::new(),
             trusted_proxies: Vec::new(),
             jwt_audience: None,
+            webhook_allow_http: false,
+            webhook_allow_private: false,
         }
     }
 }

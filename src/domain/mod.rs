@@ -12,5 +12,6 @@ pub mod region_geometry;
 pub mod reservation;
 pub mod settings;
 pub mod validation;
+pub mod webhook;
 
 pub use geodesy::{Coord, CoordError};

@@ -229,6 +229,17 @@ impl From<crate::service::integrations::IntegrationError> for ApiError {
     }
 }
 
+impl From<crate::service::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::service::webhooks::WebhookError) -> Self {
+        use crate::service::webhooks::WebhookError as E;
+        match e {
+            E::Invalid(invalid) => Self::Validation(invalid),
+            E::NotFound => Self::NotFound("the integration or webhook".into()),
+            E::Store(other) => other.into(),
+        }
+    }
+}
+
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         Self::Validation(e)

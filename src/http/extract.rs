@@ -95,6 +95,22 @@ impl Caller {
         }
     }
 
+    /// For an integration's webhooks and deliveries: `admin`, or `events` for the caller's
+    /// own integration. Another integration's are 404 (they do not exist for it), a caller
+    /// with neither scope 403.
+    pub fn require_events_of(&self, integration_id: &str) -> Result<(), ApiError> {
+        if self.has(Scope::Admin) {
+            return Ok(());
+        }
+        self.require_any(&[Scope::Events, Scope::Admin])?;
+        // The caller's integration: a key's own, or the one whose id is a token's `sub`.
+        if self.creator() == integration_id {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound("the integration".into()))
+        }
+    }
+
     /// The integration whose reservations alone this caller sees: a key without
     /// `reservations:manage` (personal data stays with the partner that brought it).
     pub fn own_reservations_only(&self) -> Option<&str> {

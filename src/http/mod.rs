@@ -16,6 +16,7 @@ mod plans;
 mod reservations;
 mod serde_words;
 mod settings;
+mod webhooks;
 
 pub use error::ApiError;
 
@@ -174,6 +175,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/integrations/{id}/keys/{key_id}")
                 .on(actix_web::http::Method::DELETE, integrations::revoke_key)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/webhooks")
+                .post(webhooks::create)
+                .get(webhooks::list)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/webhooks/{wid}")
+                .get(webhooks::get)
+                .on(actix_web::http::Method::PATCH, webhooks::patch)
+                .on(actix_web::http::Method::DELETE, webhooks::delete)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/webhooks/{wid}/rotate-secret")
+                .post(webhooks::rotate_secret)
                 .done(),
         )
         .service(

@@ -2,6 +2,7 @@
 
 use super::{
     check, feasibility, features, health, integrations, inventory, plans, reservations, settings,
+    webhooks,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -46,6 +47,12 @@ use utoipa::{Modify, OpenApi};
         integrations::issue_key,
         integrations::keys,
         integrations::revoke_key,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::patch,
+        webhooks::delete,
+        webhooks::rotate_secret,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -60,6 +67,7 @@ use utoipa::{Modify, OpenApi};
         (name = "plans", description = "Commercial plans"),
         (name = "settings", description = "Operator settings"),
         (name = "integrations", description = "Partner systems, their contacts, modules and keys"),
+        (name = "webhooks", description = "Where an integration's events are sent, and the secrets that sign them"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -25,6 +25,7 @@ mod reads;
 mod refresh;
 mod reservations;
 mod sync;
+pub mod webhooks;
 pub use features::region_item_id;
 pub use reads::NotReady;
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};

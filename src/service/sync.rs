@@ -133,6 +133,8 @@ impl App {
             "plans" => self.reload_plans().await?,
             "integrations" => self.reload_credentials().await?,
             "settings" => self.reload_settings().await?,
+            // Webhooks are read from the store where they are used; nothing is kept here.
+            "webhooks" => {}
             other => tracing::warn!(kind = other, "unknown change kind ignored"),
         }
         Ok(())

@@ -81,6 +81,17 @@ impl Store {
         })?)
     }
 
+    /// Whether `id` is an integration that was not deleted.
+    pub async fn integration_is_live(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            sqlx::query("SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.to_owned())
+                .fetch_optional(p)
+                .await?
+                .is_some()
+        }))
+    }
+
     /// Stores a new integration; `AlreadyExists` when its id is taken (also by a deleted one).
     pub async fn create_integration(&self, id: &str, doc: &str) -> Result<(), StoreError> {
         let at = super::now().timestamp_micros();

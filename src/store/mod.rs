@@ -15,6 +15,7 @@ mod postgres;
 mod reservations;
 mod settings;
 mod sqlite;
+mod webhooks;
 mod writer;
 
 pub use changes::{Change, splitters_of};
@@ -28,6 +29,7 @@ pub use inventory::{
 pub use reservations::{
     HeldBatch, HoldOutcome, NewHold, ReservationFilter, SplitterRef, TransitionError, now,
 };
+pub use webhooks::{StoredWebhook, WebhookChange, WebhookTarget};
 pub use writer::{HoldWriter, InDoubt};
 
 use sqlx::{PgPool, SqlitePool};

@@ -81,6 +81,12 @@ pub struct Config {
     /// Lets webhooks point at loopback, private and other internal addresses; otherwise
     /// refused, so a partner cannot make the service call into the provider's network.
     pub webhook_allow_private: bool,
+    /// Seconds a webhook has to answer an attempt.
+    pub webhook_timeout_s: u64,
+    /// Seconds before each retry of a failed webhook attempt.
+    pub webhook_retry_delays_s: Vec<u64>,
+    /// Seconds of nothing but failed attempts after which a webhook is disabled.
+    pub webhook_disable_after_s: u64,
 }
 
 impl Default for Config {
@@ -104,6 +110,9 @@ impl Default for Config {
             jwt_audience: None,
             webhook_allow_http: false,
             webhook_allow_private: false,
+            webhook_timeout_s: 10,
+            webhook_retry_delays_s: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+            webhook_disable_after_s: 432_000,
         }
     }
 }
@@ -196,10 +205,30 @@ impl Config {
             let first = &e.0[0];
             ConfigError(format!("{}: {}", first.field, first.message))
         })?;
+        if self.webhook_timeout_s == 0 {
+            return Err(ConfigError("webhook_timeout_s: must be at least 1".into()));
+        }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections: must be at least 1".into()));
         }
         Ok(self)
+    }
+
+    /// How webhooks are delivered.
+    pub fn delivery(&self) -> crate::service::delivery::DeliveryConfig {
+        let seconds = std::time::Duration::from_secs;
+        crate::service::delivery::DeliveryConfig {
+            timeout: seconds(self.webhook_timeout_s),
+            retry_delays: self
+                .webhook_retry_delays_s
+                .iter()
+                .copied()
+                .map(seconds)
+                .collect(),
+            disable_after: seconds(self.webhook_disable_after_s),
+            allow_http: self.webhook_allow_http,
+            allow_private: self.webhook_allow_private,
+        }
     }
 
     /// The settings stored on first start.

@@ -22,9 +22,12 @@ pub const SERVICE_READY: &str = "service_ready";
 pub const DB_POOL: &str = "db_pool_connections";
 pub const SYNC_LAG: &str = "replica_sync_lag_seconds";
 pub const CHANGE_VERSION: &str = "replica_change_version";
+pub const DELIVERIES: &str = "webhook_deliveries_total";
+pub const DELIVERIES_PENDING: &str = "webhook_deliveries_pending";
+pub const DELIVERY_LATENCY: &str = "webhook_delivery_latency_seconds";
 
 /// What each metric is, as its HELP line says (`promtool check metrics` wants one for each).
-const HELP: [(&str, Kind, &str); 15] = [
+const HELP: [(&str, Kind, &str); 18] = [
     (
         HTTP_REQUESTS,
         Kind::Counter,
@@ -96,6 +99,21 @@ const HELP: [(&str, Kind, &str); 15] = [
         Kind::Gauge,
         "The change-log version this replica has applied.",
     ),
+    (
+        DELIVERIES,
+        Kind::Counter,
+        "Webhook delivery attempts, by result (delivered, retry, failed).",
+    ),
+    (
+        DELIVERIES_PENDING,
+        Kind::Gauge,
+        "Webhook deliveries waiting for an attempt.",
+    ),
+    (
+        DELIVERY_LATENCY,
+        Kind::Histogram,
+        "Time from an event's commit to its delivery.",
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -126,6 +144,12 @@ const BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
+/// Delivery latency buckets, seconds: a first attempt within a second, retries minutes to
+/// hours later.
+const DELIVERY_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0, 3600.0, 36000.0,
+];
+
 /// The process's recorder (installed on first use; tests start many services in one
 /// process and share it).
 pub fn handle() -> PrometheusHandle {
@@ -134,6 +158,8 @@ pub fn handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), &BUCKETS)
+                .expect("buckets are not empty")
+                .set_buckets_for_metric(Matcher::Full(DELIVERY_LATENCY.into()), &DELIVERY_BUCKETS)
                 .expect("buckets are not empty")
                 .build_recorder();
             for (name, kind, help) in HELP {
@@ -215,6 +241,18 @@ pub fn sync_lag(lag: f64) {
 
 pub fn change_applied(version: i64) {
     metrics::gauge!(CHANGE_VERSION).set(version as f64);
+}
+
+/// One webhook delivery attempt; `latency` (commit to delivery) when it delivered.
+pub fn delivery(result: &'static str, latency: Option<f64>) {
+    metrics::counter!(DELIVERIES, "result" => result).increment(1);
+    if let Some(s) = latency {
+        metrics::histogram!(DELIVERY_LATENCY).record(s);
+    }
+}
+
+pub fn deliveries_pending(n: i64) {
+    metrics::gauge!(DELIVERIES_PENDING).set(n as f64);
 }
 
 /// Gauges read when `/metrics` is scraped.

@@ -59,6 +59,9 @@ impl Application {
             .context("cannot start the expiry job")?;
         let follower = app.clone();
         tokio::spawn(async move { follower.follow_forever().await });
+        let deliverer = app.clone();
+        let delivery = config.delivery();
+        tokio::spawn(async move { deliverer.deliver_forever(delivery).await });
         // `last_used_at` is kept to the minute and visible within one: written in batches.
         let flusher = app.clone();
         tokio::spawn(async move {

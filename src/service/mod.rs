@@ -17,6 +17,7 @@ use std::time::Instant;
 
 mod check;
 pub mod credentials;
+pub mod delivery;
 mod features;
 mod hold_queue;
 pub mod integrations;

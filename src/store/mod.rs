@@ -5,6 +5,7 @@
 //! `sqlite.rs` or `postgres.rs`.
 
 mod changes;
+mod deliveries;
 mod error;
 mod events;
 mod index_load;
@@ -19,6 +20,7 @@ mod webhooks;
 mod writer;
 
 pub use changes::{Change, splitters_of};
+pub use deliveries::{Attempt, DueDelivery, OutboxEvent};
 pub use error::StoreError;
 pub use events::NewEvent;
 pub use integrations::{StoredIntegration, StoredKey};

@@ -18,6 +18,18 @@ pub fn free_port() -> u16 {
 
 /// `feasibility serve` on 127.0.0.1:`port`; its log (at `level`) goes to `log`, or nowhere.
 pub fn spawn_server(db: &str, port: u16, secret: &str, log: Option<&Path>, level: &str) -> Child {
+    spawn_server_with(db, port, secret, log, level, &[])
+}
+
+/// As [`spawn_server`], with more `FEASIBILITY_*` (or other) variables.
+pub fn spawn_server_with(
+    db: &str,
+    port: u16,
+    secret: &str,
+    log: Option<&Path>,
+    level: &str,
+    env: &[(&str, &str)],
+) -> Child {
     let stderr = match log {
         Some(path) => Stdio::from(
             std::fs::OpenOptions::new()
@@ -34,6 +46,7 @@ pub fn spawn_server(db: &str, port: u16, secret: &str, log: Option<&Path>, level
         .env("FEASIBILITY_DATABASE_URL", db)
         .env("FEASIBILITY_JWT_SECRET", secret)
         .env("RUST_LOG", level)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
         .kill_on_drop(true)

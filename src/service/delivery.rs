@@ -1,0 +1,326 @@
+//! Webhook delivery: events in the outbox are fanned out to the webhooks that may be told
+//! of them, and each delivery is attempted (Standard Webhooks signature, no redirects, the
+//! URL checked again, since DNS changes) until a 2xx, on the retry schedule.
+
+use super::App;
+use crate::auth::Scope;
+use crate::domain::integration::{Integration, IntegrationStatus};
+use crate::domain::webhook::{matches, signature_header};
+use crate::store::{Attempt, DueDelivery, OutboxEvent, StoreError, WebhookTarget};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How deliveries are made (from the configuration).
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub timeout: Duration,
+    /// Waits before each retry; `attempts` ends at 1 + their number.
+    pub retry_delays: Vec<Duration>,
+    pub disable_after: Duration,
+    pub allow_http: bool,
+    pub allow_private: bool,
+}
+
+/// Events fanned out, and deliveries leased, per round.
+const ROUND: usize = 200;
+/// Between rounds when nothing was waiting: the first attempt comes well within the
+/// contract's 5 s of the commit.
+const IDLE: Duration = Duration::from_millis(250);
+/// How often failing webhooks are looked at for disabling (the contract: within 15 s).
+const DISABLE_CHECK: Duration = Duration::from_secs(5);
+
+/// A webhook as the fan-out reads it.
+struct Target {
+    id: String,
+    integration: Option<Integration>,
+    patterns: Vec<String>,
+}
+
+impl Target {
+    fn new(t: &WebhookTarget, integrations: &HashMap<String, Integration>) -> Self {
+        Self {
+            id: t.id.clone(),
+            integration: integrations.get(&t.integration_id).cloned(),
+            patterns: t.events.clone(),
+        }
+    }
+}
+
+/// Whether `target` is told of `event`: an active integration, the event's project among
+/// its projects, a type its patterns take, and an object its modules let it read.
+fn tells(target: &Target, event: &OutboxEvent) -> bool {
+    let Some(i) = &target.integration else {
+        return false;
+    };
+    if i.status != IntegrationStatus::Active
+        || !i.project_scope().allows(&event.project)
+        || !matches(&target.patterns, &event.kind)
+    {
+        return false;
+    }
+    let scopes = i.scopes();
+    if event.kind.starts_with("reservation.") {
+        scopes.contains(&Scope::ReservationsManage)
+            || (scopes.contains(&Scope::ReservationsRead) && event.created_by == i.id)
+    } else if event.kind == "inventory.imported" {
+        scopes.contains(&Scope::Feasibility) || scopes.contains(&Scope::InventoryWrite)
+    } else {
+        // coverage.available: the interests the integration registered.
+        event.created_by == i.id
+    }
+}
+
+/// When to try again after the attempt that brings `attempts` to this count; none when
+/// the schedule is spent (the delivery fails).
+fn next_attempt(attempts: usize, delays: &[Duration], now: i64) -> Option<i64> {
+    delays.get(attempts - 1).map(|d| now + d.as_micros() as i64)
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl App {
+    /// Fans out and delivers until the process stops.
+    pub async fn deliver_forever(&self, config: DeliveryConfig) {
+        let client = match reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("ftth-feasibility-webhooks")
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the webhook client: no deliveries");
+                return;
+            }
+        };
+        let mut last_disable_check = Instant::now();
+        loop {
+            let busy = match self.deliver_round(&client, &config).await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery round failed; retrying");
+                    false
+                }
+            };
+            if last_disable_check.elapsed() >= DISABLE_CHECK {
+                last_disable_check = Instant::now();
+                if let Err(e) = self.disable_failing(&config).await {
+                    tracing::warn!(error = %e, "cannot check failing webhooks; retrying");
+                }
+            }
+            if !busy {
+                tokio::time::sleep(IDLE).await;
+            }
+        }
+    }
+
+    /// One round: fan out what is in the outbox, attempt what is due. True when there may
+    /// be more waiting.
+    async fn deliver_round(
+        &self,
+        client: &reqwest::Client,
+        config: &DeliveryConfig,
+    ) -> Result<bool, StoreError> {
+        let events = self.store.outbox(ROUND).await?;
+        let webhooks = self.store.webhooks_for_delivery().await?;
+        if !events.is_empty() {
+            let now = now_us();
+            let integrations: HashMap<String, Integration> = self
+                .store
+                .integrations()
+                .await?
+                .into_iter()
+                .filter(|i| !i.deleted)
+                .filter_map(|i| Some((i.id, serde_json::from_str(&i.doc).ok()?)))
+                .collect();
+            let targets: Vec<Target> = webhooks
+                .iter()
+                .map(|w| Target::new(w, &integrations))
+                .collect();
+            let fanned: Vec<(String, String, Vec<String>)> = events
+                .iter()
+                .map(|e| {
+                    let to = targets
+                        .iter()
+                        .filter(|t| tells(t, e))
+                        .map(|t| t.id.clone())
+                        .collect();
+                    (e.id.clone(), e.kind.clone(), to)
+                })
+                .collect();
+            self.store.fan_out(&fanned, now).await?;
+        }
+        let now = now_us();
+        let lease = now + (config.timeout + Duration::from_secs(5)).as_micros() as i64;
+        let due = self.store.lease_due(ROUND, now, lease).await?;
+        let by_id: HashMap<&str, &WebhookTarget> =
+            webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
+        let attempts = due
+            .iter()
+            .filter_map(|d| Some((d, *by_id.get(d.webhook_id.as_str())?)))
+            .map(|(d, w)| self.attempt(client, config, d, w));
+        for result in futures_util::future::join_all(attempts).await {
+            result?;
+        }
+        crate::metrics::deliveries_pending(self.store.pending_deliveries().await?);
+        Ok(events.len() == ROUND || due.len() == ROUND)
+    }
+
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        config: &DeliveryConfig,
+        d: &DueDelivery,
+        webhook: &WebhookTarget,
+    ) -> Result<(), StoreError> {
+        let (status_code, error) = send(client, config, d, webhook).await;
+        let at = now_us();
+        let delivered = error.is_none();
+        let attempts = d.attempts as usize + 1;
+        let next_attempt_at = match delivered {
+            true => None,
+            false => next_attempt(attempts, &config.retry_delays, at),
+        };
+        let result = match (delivered, next_attempt_at) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "retry",
+            (false, None) => "failed",
+        };
+        crate::metrics::delivery(result, delivered.then(|| (at - d.event_at) as f64 / 1e6));
+        if !delivered {
+            // The URL is the partner's, not personal data; the error says what failed.
+            tracing::info!(webhook = d.webhook_id, event = d.event_id, attempts, error = ?error, "webhook attempt failed");
+        }
+        self.store
+            .record_attempt(
+                &d.webhook_id,
+                &d.event_id,
+                &Attempt {
+                    at,
+                    delivered,
+                    status_code,
+                    error,
+                    next_attempt_at,
+                },
+            )
+            .await
+    }
+
+    async fn disable_failing(&self, config: &DeliveryConfig) -> Result<(), StoreError> {
+        let now = now_us();
+        let since = now - config.disable_after.as_micros() as i64;
+        for id in self.store.disable_failing(since, now).await? {
+            tracing::warn!(
+                webhook = id,
+                "webhook disabled: every attempt failed for webhook_disable_after_s"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One POST of the delivery: the answer's status, and what went wrong (none for a 2xx).
+async fn send(
+    client: &reqwest::Client,
+    config: &DeliveryConfig,
+    d: &DueDelivery,
+    webhook: &WebhookTarget,
+) -> (Option<u16>, Option<String>) {
+    if let Err(m) =
+        super::webhooks::check_url(&webhook.url, config.allow_http, config.allow_private).await
+    {
+        return (None, Some(format!("the URL is refused: {m}")));
+    }
+    let timestamp = chrono::Utc::now().timestamp();
+    let secrets: Vec<&str> = webhook.secrets.iter().map(String::as_str).collect();
+    let signature = signature_header(&secrets, &d.event_id, timestamp, d.body.as_bytes());
+    let sent = client
+        .post(&webhook.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &d.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(d.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+        Ok(r) => (
+            Some(r.status().as_u16()),
+            Some(format!("answered {}", r.status())),
+        ),
+        Err(e) if e.is_timeout() => (None, Some("no answer within webhook_timeout_s".into())),
+        Err(e) => (None, Some(format!("cannot be reached: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(modules: &[&str], projects: &[&str], patterns: &[&str]) -> Target {
+        let doc = serde_json::json!({"id": "crm", "name": "CRM", "projects": projects,
+            "modules": modules, "contacts": {}, "support_hours": [], "status": "active",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"});
+        Target {
+            id: "w".into(),
+            integration: Some(serde_json::from_value(doc).unwrap()),
+            patterns: patterns.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn event(kind: &str, project: &str, created_by: &str) -> OutboxEvent {
+        OutboxEvent {
+            id: "evt_1".into(),
+            kind: kind.into(),
+            project: project.into(),
+            created_by: created_by.into(),
+        }
+    }
+
+    #[test]
+    fn a_webhook_is_told_what_its_integration_may_read() {
+        let manage = target(&["reservations_manage"], &["*"], &["*"]);
+        assert!(tells(
+            &manage,
+            &event("reservation.created", "p1", "someone-else")
+        ));
+        assert!(!tells(&manage, &event("inventory.imported", "p1", "")));
+        let own = target(&["reservations"], &["p1"], &["reservation.*"]);
+        assert!(tells(&own, &event("reservation.expired", "p1", "crm")));
+        assert!(!tells(
+            &own,
+            &event("reservation.expired", "p1", "someone-else")
+        ));
+        assert!(
+            !tells(&own, &event("reservation.expired", "p2", "crm")),
+            "another project"
+        );
+        let feasibility = target(&["feasibility"], &["*"], &["inventory.imported"]);
+        assert!(tells(&feasibility, &event("inventory.imported", "p1", "")));
+        assert!(!tells(
+            &feasibility,
+            &event("reservation.created", "p1", "crm")
+        ));
+        let narrow = target(&["reservations_manage"], &["*"], &["reservation.expired"]);
+        assert!(
+            !tells(&narrow, &event("reservation.created", "p1", "crm")),
+            "its patterns"
+        );
+        let gone = Target {
+            integration: None,
+            ..target(&["reservations_manage"], &["*"], &["*"])
+        };
+        assert!(!tells(&gone, &event("reservation.created", "p1", "crm")));
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_then_fail() {
+        let delays = [Duration::from_secs(5), Duration::from_secs(300)];
+        assert_eq!(next_attempt(1, &delays, 0), Some(5_000_000));
+        assert_eq!(next_attempt(2, &delays, 0), Some(300_000_000));
+        assert_eq!(next_attempt(3, &delays, 0), None, "1 + 2 attempts in all");
+    }
+}

@@ -1,0 +1,235 @@
+//! Deliveries: which webhook gets which event, and where each attempt stands. Events are
+//! fanned out to the webhooks they go to after their commit (a row per event and webhook,
+//! written with the event's `fanned_out` mark in one transaction, so a crash in between
+//! fans it out again, harmlessly); due deliveries are leased to one replica at a time.
+
+use super::{BeginWrite, Store, StoreError, on_pool};
+use sqlx::Row;
+
+/// An event not yet fanned out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub kind: String,
+    pub project: String,
+    pub created_by: String,
+}
+
+/// A delivery leased for an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub webhook_id: String,
+    pub event_id: String,
+    pub attempts: i64,
+    pub body: String,
+    /// When its event was committed (µs), for the delivery latency.
+    pub event_at: i64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub at: i64,
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    /// When to try again; none: no more tries (`failed`), unless delivered.
+    pub next_attempt_at: Option<i64>,
+}
+
+impl Store {
+    /// Events committed and not yet fanned out, oldest first.
+    pub async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            sqlx::query(
+                "SELECT id, type, project, created_by FROM events WHERE NOT fanned_out \
+                 ORDER BY seq LIMIT $1",
+            )
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(OutboxEvent {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    project: r.try_get(2)?,
+                    created_by: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+        })?)
+    }
+
+    /// Writes the deliveries of these events (to the webhooks given for each) and marks
+    /// them fanned out, in one transaction.
+    pub async fn fan_out(
+        &self,
+        events: &[(String, String, Vec<String>)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            for (event_id, kind, webhooks) in events {
+                for webhook_id in webhooks {
+                    sqlx::query(
+                        "INSERT INTO deliveries (webhook_id, event_id, type, status, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(webhook_id.clone())
+                    .bind(event_id.clone())
+                    .bind(kind.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE events SET fanned_out = TRUE WHERE id = $1")
+                    .bind(event_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            self.commit_write(tx, false).await?;
+            Ok(())
+        })
+    }
+
+    /// Leases up to `limit` due deliveries until `lease_until` (µs) for this replica: one
+    /// replica at a time attempts a delivery (on PostgreSQL, rows another replica is
+    /// leasing are skipped, not waited for).
+    pub async fn lease_due(
+        &self,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let skip_locked = match self {
+            Store::Postgres { .. } => " FOR UPDATE OF d SKIP LOCKED",
+            Store::Sqlite { .. } => "",
+        };
+        let sql = format!(
+            "SELECT d.webhook_id, d.event_id, d.attempts, e.body, e.created_at \
+             FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                AND (d.leased_until IS NULL OR d.leased_until < $1) AND w.enabled \
+             ORDER BY d.next_attempt_at LIMIT $2{skip_locked}"
+        );
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(DueDelivery {
+                        webhook_id: r.try_get(0)?,
+                        event_id: r.try_get(1)?,
+                        attempts: r.try_get(2)?,
+                        body: r.try_get(3)?,
+                        event_at: r.try_get(4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            for d in &due {
+                sqlx::query(
+                    "UPDATE deliveries SET leased_until = $1 WHERE webhook_id = $2 AND event_id = $3",
+                )
+                .bind(lease_until)
+                .bind(d.webhook_id.clone())
+                .bind(d.event_id.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+            self.commit_write(tx, false).await?;
+            Ok(due)
+        })
+    }
+
+    /// Records an attempt, and on the webhook when it started failing (cleared by a
+    /// success).
+    pub async fn record_attempt(
+        &self,
+        webhook_id: &str,
+        event_id: &str,
+        a: &Attempt,
+    ) -> Result<(), StoreError> {
+        let status = match (a.delivered, a.next_attempt_at) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "pending",
+            (false, None) => "failed",
+        };
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            sqlx::query(
+                "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_attempt_at = $2, \
+                    last_status_code = $3, last_error = $4, next_attempt_at = $5, leased_until = NULL, \
+                    delivered_at = $6 \
+                 WHERE webhook_id = $7 AND event_id = $8",
+            )
+            .bind(status)
+            .bind(a.at)
+            .bind(a.status_code.map(i64::from))
+            .bind(a.error.clone())
+            .bind(a.next_attempt_at)
+            .bind(a.delivered.then_some(a.at))
+            .bind(webhook_id.to_owned())
+            .bind(event_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+            if a.delivered {
+                sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
+                    .bind(webhook_id.to_owned())
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
+                )
+                .bind(a.at)
+                .bind(webhook_id.to_owned())
+                .execute(&mut *tx)
+                .await?;
+            }
+            self.commit_write(tx, false).await?;
+            Ok(())
+        })
+    }
+
+    /// Disables the webhooks failing since before `since` (µs); their ids.
+    pub async fn disable_failing(&self, since: i64, now: i64) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM webhooks WHERE enabled AND failing_since IS NOT NULL AND failing_since <= $1",
+            )
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                sqlx::query(
+                    "UPDATE webhooks SET enabled = FALSE, updated_at = $1, disabled_reason = \
+                     'every attempt failed for webhook_disable_after_s' WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+            self.commit_write(tx, false).await?;
+            Ok(ids)
+        })
+    }
+
+    /// Deliveries waiting for an attempt (the pending gauge).
+    pub async fn pending_deliveries(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(p)
+                .await?
+        }))
+    }
+}

@@ -1,0 +1,356 @@
+//! Webhook deliveries end to end, with real server processes and a receiver that checks
+//! every signature with the official `standardwebhooks` package (scripts/webhook_receiver.py):
+//! events arrive signed, retried until answered, never lost to a SIGKILL, and attempted by
+//! one replica at a time.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+mod common;
+
+use common::{free_port, pg_schema, spawn_server_with, wait_ready};
+
+const SECRET: &str = "deliveries-test-secret-0123456789";
+
+/// Fast retries and local receivers for the tests.
+const ENV: [(&str, &str); 3] = [
+    ("FEASIBILITY_WEBHOOK_ALLOW_HTTP", "true"),
+    ("FEASIBILITY_WEBHOOK_ALLOW_PRIVATE", "true"),
+    (
+        "FEASIBILITY_WEBHOOK_RETRY_DELAYS_S",
+        "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
+    ),
+];
+
+/// python3 with the `standardwebhooks` package, or (outside CI) none.
+fn python_with_standardwebhooks() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("python3");
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the standardwebhooks package is not installed; .ci/run installs it"
+    );
+    eprintln!("SKIPPED: python3 -m pip install standardwebhooks");
+    None
+}
+
+struct Receiver {
+    out: PathBuf,
+    _child: Child,
+}
+
+impl Receiver {
+    async fn start(python: &str, port: u16, secret: &str, out: &Path, fail_first: u32) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/webhook_receiver.py");
+        let child = Command::new(python)
+            .args([
+                script,
+                &port.to_string(),
+                secret,
+                out.to_str().unwrap(),
+                &fail_first.to_string(),
+            ])
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Listening once it accepts a connection.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            out: out.to_owned(),
+            _child: child,
+        }
+    }
+
+    /// Every delivery received so far.
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until `done` holds of what was received.
+    async fn until(&self, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let got = self.received();
+            if done(&got) {
+                return got;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "not received within {limit:?}: {got:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Api {
+    fn new(port: u16) -> Self {
+        let token = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes()).mint(
+            "ops",
+            &["*".into()],
+            &ftth_feasibility::auth::Scope::ALL.map(|s| s.as_str().to_owned()),
+            3600,
+        );
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            token,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    /// An integration that manages reservations, and a webhook of it to `port`: its secret.
+    async fn subscribe(&self, port: u16) -> String {
+        self.post("/integrations", json!({"id": "crm", "name": "CRM", "projects": ["*"],
+            "modules": ["feasibility", "reservations_manage"],
+            "contacts": {"alert": ["a@crm.example"], "emergency": ["+5511999990000"],
+                "technical": ["t@crm.example"], "operational": ["o@crm.example"],
+                "operational_public": "s@crm.example"},
+            "support_hours": [{"days": ["mon"], "from": "08:00", "to": "18:00", "time_zone": "America/Sao_Paulo"}]}))
+            .await;
+        let w = self
+            .post(
+                "/integrations/crm/webhooks",
+                json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"]}),
+            )
+            .await;
+        w["secret"].as_str().unwrap().to_owned()
+    }
+
+    async fn plant(&self) {
+        let features: Vec<Value> = (0..4)
+            .map(|i| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-46.6333 + i as f64 * 0.0001, -23.5505]},
+                "properties": {"kind": "box", "id": format!("D-{i}"), "status": "deployed",
+                    "splitters": [{"id": format!("D-{i}-S1"), "kind": "attendance", "ports": 16, "used": 0}]}}))
+            .collect();
+        self.post(
+            "/inventory/import?project=d",
+            json!({"type": "FeatureCollection", "features": features}),
+        )
+        .await;
+    }
+
+    async fn reserve(&self) -> String {
+        let r = self
+            .post(
+                "/reservations",
+                json!({"lat": -23.5505, "lon": -46.6333, "address": "Rua 1",
+                "customer": {"name": "Cliente"}}),
+            )
+            .await;
+        r["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// What the receiver got, by event id: how many verified deliveries of each.
+fn by_event(received: &[Value]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in received
+        .iter()
+        .filter(|r| r["ok"] == true && r["failed_on_purpose"] == false)
+    {
+        *counts
+            .entry(r["id"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn signed_events_arrive_and_are_retried(db: &str) {
+    let Some(python) = python_with_standardwebhooks() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = spawn_server_with(db, port, SECRET, None, "warn", &ENV);
+    let api = Api::new(port);
+    wait_ready(&api.client, &api.base).await;
+    let hook = free_port();
+    let secret = api.subscribe(hook).await;
+    // Each event's first attempt fails (500): it comes again a second later.
+    let receiver = Receiver::start(python, hook, &secret, &dir.path().join("got.jsonl"), 1).await;
+    api.plant().await;
+    let id = api.reserve().await;
+    api.post(&format!("/reservations/{id}/confirm"), json!({}))
+        .await;
+    let got = receiver
+        .until(Duration::from_secs(10), |got| by_event(got).len() >= 3)
+        .await;
+    assert!(
+        got.iter().all(|r| r["ok"] == true),
+        "a signature the verifier refused: {got:#?}"
+    );
+    let types: Vec<&str> = got
+        .iter()
+        .filter(|r| r["failed_on_purpose"] == false)
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "inventory.imported",
+        "reservation.created",
+        "reservation.confirmed",
+    ] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    // The same webhook-id on the retry as on the failed attempt.
+    for (event, n) in by_event(&got) {
+        assert_eq!(n, 1, "{event} delivered once after its failed attempt");
+        assert!(
+            got.iter()
+                .any(|r| r["id"] == event.as_str() && r["failed_on_purpose"] == true)
+        );
+    }
+    let created = got
+        .iter()
+        .find(|r| r["type"] == "reservation.created" && r["failed_on_purpose"] == false)
+        .unwrap();
+    assert_eq!(created["body"]["data"]["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_events_arrive_and_are_retried_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    signed_events_arrive_and_are_retried(&format!("sqlite://{}/d.db", dir.path().display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_events_arrive_and_are_retried_on_postgres() {
+    let Some(schema) = pg_schema("deliveries").await else {
+        return;
+    };
+    signed_events_arrive_and_are_retried(&schema.url).await;
+}
+
+/// Events committed while the receiver is down and the server is then killed are all
+/// delivered after the restart.
+async fn nothing_committed_is_lost_to_a_crash(db: &str) {
+    let Some(python) = python_with_standardwebhooks() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = spawn_server_with(db, port, SECRET, None, "warn", &ENV);
+    let api = Api::new(port);
+    wait_ready(&api.client, &api.base).await;
+    let hook = free_port();
+    let secret = api.subscribe(hook).await;
+    api.plant().await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(api.reserve().await);
+    }
+    server.kill().await.unwrap();
+    let receiver = Receiver::start(python, hook, &secret, &dir.path().join("got.jsonl"), 0).await;
+    let _server = spawn_server_with(db, port, SECRET, None, "warn", &ENV);
+    wait_ready(&api.client, &api.base).await;
+    let got = receiver
+        .until(Duration::from_secs(20), |got| {
+            let created: Vec<&str> = got
+                .iter()
+                .filter(|r| r["type"] == "reservation.created")
+                .map(|r| r["body"]["data"]["id"].as_str().unwrap())
+                .collect();
+            ids.iter().all(|id| created.contains(&id.as_str()))
+        })
+        .await;
+    assert!(got.iter().all(|r| r["ok"] == true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_committed_is_lost_to_a_crash_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    nothing_committed_is_lost_to_a_crash(&format!("sqlite://{}/d.db", dir.path().display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_committed_is_lost_to_a_crash_on_postgres() {
+    let Some(schema) = pg_schema("deliveries_crash").await else {
+        return;
+    };
+    nothing_committed_is_lost_to_a_crash(&schema.url).await;
+}
+
+/// Two replicas on one PostgreSQL: every event is delivered, and none twice (each
+/// delivery is leased to one replica).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_event_once() {
+    let Some(python) = python_with_standardwebhooks() else {
+        return;
+    };
+    let Some(schema) = pg_schema("deliveries_replicas").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let _a = spawn_server_with(&schema.url, pa, SECRET, None, "warn", &ENV);
+    let _b = spawn_server_with(&schema.url, pb, SECRET, None, "warn", &ENV);
+    let (a, b) = (Api::new(pa), Api::new(pb));
+    wait_ready(&a.client, &a.base).await;
+    wait_ready(&b.client, &b.base).await;
+    let hook = free_port();
+    let secret = a.subscribe(hook).await;
+    let receiver = Receiver::start(python, hook, &secret, &dir.path().join("got.jsonl"), 0).await;
+    a.plant().await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(if i % 2 == 0 {
+            a.reserve().await
+        } else {
+            b.reserve().await
+        });
+    }
+    receiver
+        .until(Duration::from_secs(20), |got| {
+            got.iter()
+                .filter(|r| r["type"] == "reservation.created")
+                .count()
+                >= ids.len()
+        })
+        .await;
+    // A moment more for a duplicate to show, if one were coming.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = receiver.received();
+    let twice: Vec<(String, usize)> = by_event(&got).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert!(got.iter().all(|r| r["ok"] == true));
+}

@@ -58,6 +58,27 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
         ),
         ("GET", "/integrations/x/keys", None, "admin"),
         ("DELETE", "/integrations/x/keys/some-id", None, "admin"),
+        (
+            "POST",
+            "/integrations/x/webhooks",
+            Some(json!({"url": "https://8.8.8.8/hook", "events": ["*"]}).to_string()),
+            "admin",
+        ),
+        ("GET", "/integrations/x/webhooks", None, "admin"),
+        ("GET", "/integrations/x/webhooks/some-id", None, "admin"),
+        (
+            "PATCH",
+            "/integrations/x/webhooks/some-id",
+            Some(json!({"enabled": false}).to_string()),
+            "admin",
+        ),
+        (
+            "POST",
+            "/integrations/x/webhooks/some-id/rotate-secret",
+            None,
+            "admin",
+        ),
+        ("DELETE", "/integrations/x/webhooks/some-id", None, "admin"),
         ("DELETE", "/integrations/x", None, "admin"),
         (
             "PATCH",

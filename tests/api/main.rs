@@ -41,3 +41,4 @@ mod port_accounting;
 mod request_errors;
 mod reservations;
 mod unstorable_text;
+mod webhooks;

@@ -334,7 +334,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 37] = [
+const ROUTES: [(&str, &str); 43] = [
     ("post", "/feasibility"),
     ("post", "/check"),
     ("options", "/check"),
@@ -372,6 +372,12 @@ const ROUTES: [(&str, &str); 37] = [
     ("post", "/integrations/{id}/keys"),
     ("get", "/integrations/{id}/keys"),
     ("delete", "/integrations/{id}/keys/{key_id}"),
+    ("post", "/integrations/{id}/webhooks"),
+    ("get", "/integrations/{id}/webhooks"),
+    ("get", "/integrations/{id}/webhooks/{wid}"),
+    ("patch", "/integrations/{id}/webhooks/{wid}"),
+    ("delete", "/integrations/{id}/webhooks/{wid}"),
+    ("post", "/integrations/{id}/webhooks/{wid}/rotate-secret"),
 ];
 
 on_both_engines!(

@@ -86,6 +86,9 @@ impl App {
         let client = match reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(ExternalOnly {
+                allow_private: config.allow_private,
+            }))
             .user_agent("ftth-feasibility-webhooks")
             .build()
         {
@@ -218,6 +221,32 @@ impl App {
             );
         }
         Ok(())
+    }
+}
+
+/// Resolves names for the webhook client and refuses internal addresses at connection
+/// time: the URL's check before the attempt cannot see a name that resolves differently a
+/// moment later (DNS rebinding).
+struct ExternalOnly {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for ExternalOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private
+                && addrs
+                    .iter()
+                    .any(|a| crate::domain::webhook::is_internal(a.ip()))
+            {
+                return Err(format!("{host} resolves to an internal address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 

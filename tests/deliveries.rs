@@ -354,3 +354,136 @@ async fn two_replicas_deliver_each_event_once() {
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
     assert!(got.iter().all(|r| r["ok"] == true));
 }
+
+impl Api {
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Polls `path` until `done` holds of its answer.
+    async fn until(&self, path: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.get(path).await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{path} not as expected within {limit:?}: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A webhook whose endpoint fails: its deliveries log says so, a manual retry delivers
+/// once the endpoint is back, and one failing for `webhook_disable_after_s` is disabled.
+async fn failures_are_logged_retried_by_hand_and_disable(db: &str) {
+    let Some(python) = python_with_standardwebhooks() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut env = ENV.to_vec();
+    env[2] = ("FEASIBILITY_WEBHOOK_RETRY_DELAYS_S", "[1]");
+    env.push(("FEASIBILITY_WEBHOOK_DISABLE_AFTER_S", "4"));
+    let _server = spawn_server_with(db, port, SECRET, None, "warn", &env);
+    let api = Api::new(port);
+    wait_ready(&api.client, &api.base).await;
+    let hook = free_port();
+    let secret = api.subscribe(hook).await;
+    let webhooks = api.get("/integrations/crm/webhooks").await;
+    let wid = webhooks[0]["id"].as_str().unwrap().to_owned();
+    let failing = Receiver::start(python, hook, &secret, &dir.path().join("bad.jsonl"), 1000).await;
+    api.plant().await;
+    let log = format!("/integrations/crm/webhooks/{wid}/deliveries");
+    // 1 + one retry, both answered 500: failed.
+    let page = api
+        .until(&log, Duration::from_secs(10), |p| {
+            p["items"][0]["status"] == "failed"
+        })
+        .await;
+    let d = &page["items"][0];
+    assert_eq!(d["type"], "inventory.imported");
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(d["last_status_code"], 500);
+    assert!(d["last_error"].as_str().unwrap().contains("500"), "{d}");
+    assert_eq!(d["next_attempt_at"], Value::Null);
+    drop(failing);
+    // The endpoint is back: a retry by hand delivers it.
+    let good = Receiver::start(python, hook, &secret, &dir.path().join("good.jsonl"), 0).await;
+    let event_id = d["event_id"].as_str().unwrap().to_owned();
+    let r = api
+        .client
+        .post(format!("{}{log}/{event_id}/retry", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    good.until(Duration::from_secs(5), |got| {
+        got.iter().any(|r| r["id"] == event_id.as_str())
+    })
+    .await;
+    let page = api
+        .until(&log, Duration::from_secs(5), |p| {
+            p["items"][0]["status"] == "delivered"
+        })
+        .await;
+    assert_eq!(page["items"][0]["attempts"], 3);
+    // Paging: one a page, newest first, through a cursor.
+    api.reserve().await;
+    let first = api
+        .until(&format!("{log}?limit=1"), Duration::from_secs(5), |p| {
+            p["items"][0]["type"] == "reservation.created"
+        })
+        .await;
+    let next = api
+        .get(&format!(
+            "{log}?limit=1&cursor={}",
+            first["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(next["items"][0]["event_id"], event_id.as_str());
+    assert_eq!(next["next_cursor"], Value::Null);
+    drop(good);
+    // Failing from now on: disabled about 4 s after its first failed attempt.
+    let _failing =
+        Receiver::start(python, hook, &secret, &dir.path().join("bad2.jsonl"), 1000).await;
+    api.reserve().await;
+    let w = api
+        .until(
+            &format!("/integrations/crm/webhooks/{wid}"),
+            Duration::from_secs(20),
+            |w| w["enabled"] == false,
+        )
+        .await;
+    assert!(w["disabled_reason"].is_string(), "{w}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_logged_retried_by_hand_and_disable_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    failures_are_logged_retried_by_hand_and_disable(&format!(
+        "sqlite://{}/d.db",
+        dir.path().display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_logged_retried_by_hand_and_disable_on_postgres() {
+    let Some(schema) = pg_schema("deliveries_log").await else {
+        return;
+    };
+    failures_are_logged_retried_by_hand_and_disable(&schema.url).await;
+}

@@ -41,6 +41,7 @@ CREATE TABLE deliveries (
     type              TEXT NOT NULL,
     status            TEXT NOT NULL,       -- pending | delivered | failed
     attempts          BIGINT NOT NULL DEFAULT 0,
+    retry_base        BIGINT NOT NULL DEFAULT 0,  -- attempts before the last manual retry
     next_attempt_at   BIGINT,
     leased_until      BIGINT,             -- a replica is attempting it until then
     last_attempt_at   BIGINT,

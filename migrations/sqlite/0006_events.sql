@@ -41,6 +41,7 @@ CREATE TABLE deliveries (
     type              TEXT NOT NULL,
     status            TEXT NOT NULL,       -- pending | delivered | failed
     attempts          INTEGER NOT NULL DEFAULT 0,
+    retry_base        INTEGER NOT NULL DEFAULT 0,  -- attempts before the last manual retry
     next_attempt_at   INTEGER,
     leased_until      INTEGER,             -- a replica is attempting it until then
     last_attempt_at   INTEGER,

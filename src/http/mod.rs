@@ -3,6 +3,7 @@
 mod check;
 pub mod client_address;
 pub mod code;
+mod cursor;
 pub mod error;
 pub mod extract;
 mod feasibility;
@@ -193,6 +194,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/integrations/{id}/webhooks/{wid}/rotate-secret")
                 .post(webhooks::rotate_secret)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/webhooks/{wid}/deliveries")
+                .get(webhooks::deliveries)
+                .done(),
+        )
+        .service(
+            resource("/integrations/{id}/webhooks/{wid}/deliveries/{event_id}/retry")
+                .post(webhooks::retry)
                 .done(),
         )
         .service(

@@ -53,6 +53,8 @@ use utoipa::{Modify, OpenApi};
         webhooks::patch,
         webhooks::delete,
         webhooks::rotate_secret,
+        webhooks::deliveries,
+        webhooks::retry,
         health::healthz,
         health::readyz,
         health::metrics,

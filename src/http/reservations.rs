@@ -8,8 +8,6 @@ use crate::domain::reservation::{ReservationRequest, Status, Transition, valid_i
 use crate::service::{App, IdempotentRequest, ReserveError};
 use crate::store::{ReservationFilter, StoreError, TransitionError};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -209,18 +207,6 @@ fn time_param(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, 
 }
 
 /// The cursor is the (created_at, id) of the last item served, opaque to callers.
-fn encode_cursor(r: &crate::domain::reservation::Reservation) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", r.created_at.timestamp_micros(), r.id))
-}
-
-fn decode_cursor(c: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::invalid("cursor", "is not a cursor this service gave");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
-}
-
 /// A page of reservations, newest first.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ReservationPage {
@@ -274,14 +260,20 @@ pub async fn list(
                 ));
             }
         },
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        after: params
+            .cursor
+            .as_deref()
+            .map(super::cursor::decode)
+            .transpose()?,
     };
     let mut items = app
         .reservations(&filter, &caller.projects(), limit + 1)
         .await?;
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
-        items.last().map(encode_cursor)
+        items
+            .last()
+            .map(|r| super::cursor::encode(r.created_at.timestamp_micros(), &r.id))
     } else {
         None
     };

@@ -3,9 +3,10 @@
 
 use super::ApiError;
 use super::error::Problem;
-use super::extract::{Caller, Json};
+use super::extract::{Caller, Json, Query};
 use crate::domain::webhook::{NewWebhook, WebhookPatch};
 use crate::service::App;
+use crate::service::delivery::DeliveryView;
 use crate::service::webhooks::{UrlPolicy, WebhookView};
 use actix_web::{HttpResponse, web};
 
@@ -112,4 +113,99 @@ pub async fn rotate_secret(
     let (id, wid) = path.into_inner();
     caller.require_events_of(&id)?;
     Ok(HttpResponse::Ok().json(app.rotate_webhook_secret(&id, &wid).await?))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryParams {
+    #[param(inline, value_type = Option<DeliveryStatus>)]
+    status: Option<String>,
+    /// Default 100.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+/// A page of a webhook's deliveries, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryPage {
+    items: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
+/// `GET /integrations/{id}/webhooks/{wid}/deliveries`: kept 30 days.
+#[utoipa::path(get, path = "/integrations/{id}/webhooks/{wid}/deliveries", operation_id = "list_deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "Integration id"), ("wid" = String, Path, description = "Webhook id"), DeliveryParams),
+    responses((status = 200, description = "A page of deliveries, newest first", body = DeliveryPage),
+        (status = 404, description = "No such integration or webhook", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn deliveries(
+    app: web::Data<App>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    Query(params): Query<DeliveryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, wid) = path.into_inner();
+    caller.require_events_of(&id)?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=super::reservations::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {}", super::reservations::MAX_LIMIT),
+        ));
+    }
+    let status = match params.status.as_deref() {
+        None => None,
+        Some(s @ ("pending" | "delivered" | "failed")) => Some(s),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status",
+                "must be one of pending, delivered, failed",
+            ));
+        }
+    };
+    let after = params
+        .cursor
+        .as_deref()
+        .map(super::cursor::decode)
+        .transpose()?;
+    let mut items = app.deliveries(&id, &wid, status, after, limit + 1).await?;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items
+            .last()
+            .map(|d| super::cursor::encode(d.created_at, &d.event_id))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(DeliveryPage { items, next_cursor }))
+}
+
+/// `POST /integrations/{id}/webhooks/{wid}/deliveries/{event_id}/retry`: tried once at
+/// once; failing, it follows the retry delays again.
+#[utoipa::path(post, path = "/integrations/{id}/webhooks/{wid}/deliveries/{event_id}/retry", operation_id = "retry_delivery", tag = "webhooks",
+    params(("id" = String, Path, description = "Integration id"), ("wid" = String, Path, description = "Webhook id"), ("event_id" = String, Path, description = "Event id")),
+    responses((status = 202, description = "Due at once"),
+        (status = 404, description = "No such integration, webhook or delivery", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn retry(
+    app: web::Data<App>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, wid, event_id) = path.into_inner();
+    caller.require_events_of(&id)?;
+    app.retry_delivery(&id, &wid, &event_id).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -184,7 +184,7 @@ impl App {
         let attempts = d.attempts as usize + 1;
         let next_attempt_at = match delivered {
             true => None,
-            false => next_attempt(attempts, &config.retry_delays, at),
+            false => next_attempt(attempts - d.retry_base as usize, &config.retry_delays, at),
         };
         let result = match (delivered, next_attempt_at) {
             (true, _) => "delivered",
@@ -220,6 +220,77 @@ impl App {
                 "webhook disabled: every attempt failed for webhook_disable_after_s"
             );
         }
+        Ok(())
+    }
+}
+
+/// One line of a webhook's deliveries log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip)]
+    pub created_at: i64,
+}
+
+impl From<crate::store::DeliveryRecord> for DeliveryView {
+    fn from(d: crate::store::DeliveryRecord) -> Self {
+        let time = |us: Option<i64>| us.and_then(chrono::DateTime::from_timestamp_micros);
+        Self {
+            event_id: d.event_id,
+            kind: d.kind,
+            status: d.status,
+            attempts: d.attempts,
+            last_attempt_at: time(d.last_attempt_at),
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            // A delivered or failed one is not tried again.
+            next_attempt_at: time(d.next_attempt_at).filter(|_| d.delivered_at.is_none()),
+            delivered_at: time(d.delivered_at),
+            created_at: d.created_at,
+        }
+    }
+}
+
+impl App {
+    /// A page of a webhook's deliveries, newest first (`limit + 1` read to know whether
+    /// there is a next page).
+    pub async fn deliveries(
+        &self,
+        integration_id: &str,
+        webhook_id: &str,
+        status: Option<&str>,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryView>, super::webhooks::WebhookError> {
+        self.webhook(integration_id, webhook_id).await?;
+        let page = self
+            .store
+            .deliveries_page(webhook_id, status, after, limit)
+            .await?;
+        Ok(page.into_iter().map(DeliveryView::from).collect())
+    }
+
+    /// Tries a delivery again at once; failing, it follows the retry delays again.
+    pub async fn retry_delivery(
+        &self,
+        integration_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> Result<(), super::webhooks::WebhookError> {
+        self.webhook(integration_id, webhook_id).await?;
+        self.store
+            .retry_delivery(webhook_id, event_id, now_us())
+            .await?;
         Ok(())
     }
 }

@@ -12,6 +12,8 @@ pub const IDEMPOTENCY_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// How long the change log keeps a change: replicas follow within seconds, and one away
 /// longer than this reloads everything.
 pub const CHANGES_KEPT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How long the deliveries log (and the events it refers to) is kept.
+pub const DELIVERIES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// Candidates tried, nearest first, when the nearest turns out to be full in the store.
 const CANDIDATES_TRIED: usize = 50;
@@ -227,6 +229,9 @@ impl App {
             .prune_idempotency_keys(now - IDEMPOTENCY_KEPT)
             .await?;
         self.store.prune_changes(now - CHANGES_KEPT).await?;
+        self.store
+            .prune_deliveries((now - DELIVERIES_KEPT).timestamp_micros())
+            .await?;
         if released > 0 {
             tracing::info!(released, "expired reservations released");
         }

@@ -21,9 +21,26 @@ pub struct DueDelivery {
     pub webhook_id: String,
     pub event_id: String,
     pub attempts: i64,
+    /// Attempts before its last manual retry: the retry delays start again from there.
+    pub retry_base: i64,
     pub body: String,
     /// When its event was committed (µs), for the delivery latency.
     pub event_at: i64,
+}
+
+/// A delivery as its log shows it (times in µs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
 }
 
 /// How an attempt ended.
@@ -110,7 +127,7 @@ impl Store {
             Store::Sqlite { .. } => "",
         };
         let sql = format!(
-            "SELECT d.webhook_id, d.event_id, d.attempts, e.body, e.created_at \
+            "SELECT d.webhook_id, d.event_id, d.attempts, d.retry_base, e.body, e.created_at \
              FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
                 AND (d.leased_until IS NULL OR d.leased_until < $1) AND w.enabled \
@@ -129,8 +146,9 @@ impl Store {
                         webhook_id: r.try_get(0)?,
                         event_id: r.try_get(1)?,
                         attempts: r.try_get(2)?,
-                        body: r.try_get(3)?,
-                        event_at: r.try_get(4)?,
+                        retry_base: r.try_get(3)?,
+                        body: r.try_get(4)?,
+                        event_at: r.try_get(5)?,
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -221,6 +239,106 @@ impl Store {
             }
             self.commit_write(tx, false).await?;
             Ok(ids)
+        })
+    }
+
+    /// A webhook's deliveries, newest first, strictly older than `after` (created µs,
+    /// event id), at most `limit`.
+    pub async fn deliveries_page(
+        &self,
+        webhook_id: &str,
+        status: Option<&str>,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        Ok(on_pool!(self, read, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT event_id, type, status, attempts, last_attempt_at, last_status_code, \
+                    last_error, next_attempt_at, delivered_at, created_at \
+                 FROM deliveries WHERE webhook_id = ",
+            );
+            qb.push_bind(webhook_id.to_owned());
+            if let Some(s) = status {
+                qb.push(" AND status = ").push_bind(s.to_owned());
+            }
+            if let Some((at, id)) = after {
+                qb.push(" AND (created_at < ")
+                    .push_bind(at)
+                    .push(" OR (created_at = ")
+                    .push_bind(at)
+                    .push(" AND event_id < ")
+                    .push_bind(id)
+                    .push("))");
+            }
+            qb.push(" ORDER BY created_at DESC, event_id DESC LIMIT ")
+                .push_bind(limit as i64);
+            qb.build()
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(DeliveryRecord {
+                        event_id: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        status: r.try_get(2)?,
+                        attempts: r.try_get(3)?,
+                        last_attempt_at: r.try_get(4)?,
+                        last_status_code: r.try_get(5)?,
+                        last_error: r.try_get(6)?,
+                        next_attempt_at: r.try_get(7)?,
+                        delivered_at: r.try_get(8)?,
+                        created_at: r.try_get(9)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })?)
+    }
+
+    /// Makes a delivery due at once, its retry delays starting again after this attempt;
+    /// `NotFound` when the webhook has no such delivery.
+    pub async fn retry_delivery(
+        &self,
+        webhook_id: &str,
+        event_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, leased_until = NULL, \
+                    retry_base = attempts WHERE webhook_id = $2 AND event_id = $3",
+            )
+            .bind(now)
+            .bind(webhook_id.to_owned())
+            .bind(event_id.to_owned())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            self.commit_write(tx, false).await?;
+            Ok(())
+        })
+    }
+
+    /// Forgets deliveries (and events) older than `before` (µs): the log is kept 30 days.
+    pub async fn prune_deliveries(&self, before: i64) -> Result<(), StoreError> {
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("DELETE FROM deliveries WHERE created_at < $1 AND status <> 'pending'")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM events WHERE created_at < $1 AND fanned_out \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            )
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+            self.commit_write(tx, false).await?;
+            Ok(())
         })
     }
 

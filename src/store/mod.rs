@@ -20,7 +20,7 @@ mod webhooks;
 mod writer;
 
 pub use changes::{Change, splitters_of};
-pub use deliveries::{Attempt, DueDelivery, OutboxEvent};
+pub use deliveries::{Attempt, DeliveryRecord, DueDelivery, OutboxEvent};
 pub use error::StoreError;
 pub use events::NewEvent;
 pub use integrations::{StoredIntegration, StoredKey};

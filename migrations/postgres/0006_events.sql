@@ -53,3 +53,6 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_log ON deliveries (webhook_id, created_at);
+
+-- When a key's "last 7 days" alert e-mail went (once per key).
+ALTER TABLE api_keys ADD COLUMN expiry_alerted_at BIGINT;

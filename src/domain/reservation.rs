@@ -453,6 +453,26 @@ pub struct Reservation {
     /// When an import first showed the installed port used (until then the reservation
     /// itself keeps the port occupied).
     pub inventory_confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its last change (the latest of the times above): webhooks, whose order is not
+    /// guaranteed, carry it so a receiver can keep the newest state.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Reservation {
+    /// The latest of its times (what `updated_at` shows).
+    pub fn last_change(&self) -> chrono::DateTime<chrono::Utc> {
+        [
+            Some(self.created_at),
+            self.confirmed_at,
+            self.closed_at,
+            self.inventory_confirmed_at,
+            self.port_moves.last().map(|m| m.at),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(self.created_at)
+    }
 }
 
 impl fmt::Debug for Reservation {

@@ -88,6 +88,12 @@ on_both_engines!(each_change_writes_its_event, |app: TestApp| async move {
         .find(|(t, s, _)| t == "reservation.cancelled" && *s == id)
         .unwrap();
     assert_eq!(cancelled["data"]["status"], "cancelled");
+    // Its time: the receiver keeps the newest state whatever order events come in.
+    assert_eq!(
+        cancelled["data"]["updated_at"],
+        cancelled["data"]["closed_at"]
+    );
+    assert_eq!(created["data"]["updated_at"], created["data"]["created_at"]);
 
     // An import that takes a held port moves the hold and says so.
     let other = app

@@ -628,6 +628,7 @@ fn new_reservation(new: &NewHold, splitter_id: String, port: u32) -> Reservation
         closed_at: None,
         port_moves: Vec::new(),
         inventory_confirmed_at: None,
+        updated_at: created_at,
     }
 }
 

@@ -8,6 +8,7 @@ use super::*;
 fn expired(mut r: Reservation, at: DateTime<Utc>) -> Reservation {
     r.status = Status::Expired;
     r.closed_at = Some(at);
+    r.updated_at = at;
     r.customer = None;
     r.address = None;
     r
@@ -101,6 +102,7 @@ impl Store {
                         .await
                         .map_err(StoreError::from)?;
                     r.confirmed_at = Some(at);
+                    r.updated_at = at;
                     r.expires_at = None;
                 }
                 // An installed reservation keeps its port occupied until an import shows
@@ -116,6 +118,7 @@ impl Store {
                     .await
                     .map_err(StoreError::from)?;
                     r.closed_at = Some(at);
+                    r.updated_at = at;
                 }
                 Status::Pending | Status::Expired => unreachable!("no transition leads here"),
             }

@@ -79,7 +79,7 @@ impl ReservationRow {
             })?),
             None => None,
         };
-        Ok(Reservation {
+        let mut r = Reservation {
             status: Status::parse(&self.status).ok_or_else(|| {
                 StoreError::Other(anyhow::anyhow!("stored status {:?}", self.status))
             })?,
@@ -108,7 +108,10 @@ impl ReservationRow {
                 StoreError::Other(anyhow::anyhow!("stored port moves are not JSON: {e}"))
             })?,
             inventory_confirmed_at: self.inventory_confirmed_at.map(time).transpose()?,
-        })
+            updated_at: time(self.created_at)?,
+        };
+        r.updated_at = r.last_change();
+        Ok(r)
     }
 }
 

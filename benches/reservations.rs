@@ -2,7 +2,11 @@
 //! they run. Starts the real service in-process on SQLite (and PostgreSQL when
 //! `TEST_DATABASE_URL` is set) with a network of many free ports.
 //!
-//! `cargo bench --bench reservations` (10 s per engine, 8 clients);
+//! Each engine runs twice: without a webhook, then with one subscribed to every event (an
+//! in-process receiver answering 204), so the outbox's and the deliveries' cost on the
+//! write path shows as a ratio of one run.
+//!
+//! `cargo bench --bench reservations` (10 s per engine and run, 8 clients);
 //! `BENCH_SECONDS`, `BENCH_CLIENTS` change that. Under `cargo test` it runs a 1 s smoke.
 
 use ftth_feasibility::auth::{Scope, TokenKeys};
@@ -34,11 +38,58 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
+/// A webhook receiver in this process: 204 to everything, counting what it got.
+fn receiver(got: Arc<AtomicUsize>) -> (u16, actix_web::dev::ServerHandle) {
+    let server = actix_web::HttpServer::new(move || {
+        let got = got.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move || {
+            got.fetch_add(1, Ordering::Relaxed);
+            async { actix_web::HttpResponse::NoContent().finish() }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (port, handle)
+}
+
+/// Subscribes an integration that manages reservations to every event, at `port`.
+async fn subscribe(client: &reqwest::Client, base: &str, token: &str, port: u16) {
+    let integration = json!({"id": "bench", "name": "Bench", "projects": ["*"],
+        "modules": ["reservations_manage"],
+        "contacts": {"alert": ["a@b.example"], "emergency": ["+5511999990000"],
+            "technical": ["t@b.example"], "operational": ["o@b.example"],
+            "operational_public": "s@b.example"},
+        "support_hours": [{"days": ["mon"], "from": "08:00", "to": "18:00", "time_zone": "America/Sao_Paulo"}]});
+    for (path, body) in [
+        ("/integrations".to_owned(), integration),
+        (
+            "/integrations/bench/webhooks".to_owned(),
+            json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["*"]}),
+        ),
+    ] {
+        let r = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+}
+
+async fn measure(engine: &str, url: String, seconds: u64, clients: usize, webhook: bool) {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         database_url: url,
         jwt_secret: Some(Secret::new(SECRET)),
+        webhook_allow_http: true,
+        webhook_allow_private: true,
         ..Config::default()
     };
     let keys = TokenKeys::hs256(SECRET.as_bytes());
@@ -60,6 +111,15 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
         3600,
     );
     let client = reqwest::Client::new();
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let hook = match webhook {
+        true => {
+            let (port, handle) = receiver(delivered.clone());
+            subscribe(&client, &base, &token, port).await;
+            Some(handle)
+        }
+        false => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let created = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
@@ -130,8 +190,15 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
     let mut latencies = feasibility.join().unwrap();
     latencies.sort();
     let n = created.load(Ordering::Relaxed);
+    let label = match webhook {
+        true => format!(
+            "{engine} with a webhook ({} deliveries)",
+            delivered.load(Ordering::Relaxed)
+        ),
+        false => engine.to_owned(),
+    };
     println!(
-        "{engine}: {clients} clients, {:.0} durable reservations/s ({n} in {elapsed:.1} s, {} refused); \
+        "{label}: {clients} clients, {:.0} durable reservations/s ({n} in {elapsed:.1} s, {} refused); \
          /feasibility during the load: {} requests, p50 {:.2} ms, p99 {:.2} ms (p90 {:.2}, p99.9 {:.2}, max {:.2})",
         n as f64 / elapsed,
         refused.load(Ordering::Relaxed),
@@ -143,6 +210,9 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize) {
         percentile(&latencies, 1.0).as_secs_f64() * 1e3,
     );
     handle.stop(true).await;
+    if let Some(h) = hook {
+        h.stop(true).await;
+    }
 }
 
 fn main() {
@@ -158,13 +228,25 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    rt.block_on(measure(
-        "sqlite",
-        format!("sqlite://{}/bench.db", dir.path().display()),
-        seconds,
-        clients,
-    ));
-    if let Some(schema) = rt.block_on(common::pg_schema("bench")) {
-        rt.block_on(measure("postgres", schema.url.clone(), seconds, clients));
+    for webhook in [false, true] {
+        let db = dir.path().join(format!("bench-{webhook}.db"));
+        rt.block_on(measure(
+            "sqlite",
+            format!("sqlite://{}", db.display()),
+            seconds,
+            clients,
+            webhook,
+        ));
+    }
+    for webhook in [false, true] {
+        if let Some(schema) = rt.block_on(common::pg_schema("bench")) {
+            rt.block_on(measure(
+                "postgres",
+                schema.url.clone(),
+                seconds,
+                clients,
+                webhook,
+            ));
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::auth::Scope;
 use crate::domain::integration::{Integration, IntegrationStatus};
 use crate::domain::webhook::{matches, signature_header};
 use crate::store::{Attempt, DueDelivery, OutboxEvent, StoreError, WebhookTarget};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub struct DeliveryConfig {
 
 /// Events fanned out, and deliveries leased, per round.
 const ROUND: usize = 200;
+/// Attempts in flight at once.
+const IN_FLIGHT: usize = 16;
 /// Between rounds when nothing was waiting: the first attempt comes well within the
 /// contract's 5 s of the commit.
 const IDLE: Duration = Duration::from_millis(250);
@@ -160,24 +163,30 @@ impl App {
         let due = self.store.lease_due(ROUND, now, lease).await?;
         let by_id: HashMap<&str, &WebhookTarget> =
             webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
-        let attempts = due
-            .iter()
-            .filter_map(|d| Some((d, *by_id.get(d.webhook_id.as_str())?)))
-            .map(|(d, w)| self.attempt(client, config, d, w));
-        for result in futures_util::future::join_all(attempts).await {
-            result?;
+        // A few at a time: a partner's endpoint is not to be flooded with connections.
+        let mut pending = Vec::with_capacity(due.len());
+        for d in &due {
+            if let Some(w) = by_id.get(d.webhook_id.as_str()) {
+                pending.push(self.attempt(client, config, d, w));
+            }
         }
+        let attempts: Vec<(String, String, Attempt)> = futures_util::stream::iter(pending)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        self.store.record_attempts(&attempts).await?;
         crate::metrics::deliveries_pending(self.store.pending_deliveries().await?);
         Ok(events.len() == ROUND || due.len() == ROUND)
     }
 
+    /// One attempt of a delivery, and how it ended (recorded with the round's others).
     async fn attempt(
         &self,
         client: &reqwest::Client,
         config: &DeliveryConfig,
         d: &DueDelivery,
         webhook: &WebhookTarget,
-    ) -> Result<(), StoreError> {
+    ) -> (String, String, Attempt) {
         let (status_code, error) = send(client, config, d, webhook).await;
         let at = now_us();
         let delivered = error.is_none();
@@ -196,19 +205,17 @@ impl App {
             // The URL is the partner's, not personal data; the error says what failed.
             tracing::info!(webhook = d.webhook_id, event = d.event_id, attempts, error = ?error, "webhook attempt failed");
         }
-        self.store
-            .record_attempt(
-                &d.webhook_id,
-                &d.event_id,
-                &Attempt {
-                    at,
-                    delivered,
-                    status_code,
-                    error,
-                    next_attempt_at,
-                },
-            )
-            .await
+        (
+            d.webhook_id.clone(),
+            d.event_id.clone(),
+            Attempt {
+                at,
+                delivered,
+                status_code,
+                error,
+                next_attempt_at,
+            },
+        )
     }
 
     async fn disable_failing(&self, config: &DeliveryConfig) -> Result<(), StoreError> {

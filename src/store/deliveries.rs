@@ -167,50 +167,55 @@ impl Store {
         })
     }
 
-    /// Records an attempt, and on the webhook when it started failing (cleared by a
-    /// success).
-    pub async fn record_attempt(
+    /// Records a round's attempts in one transaction, and on each webhook when it started
+    /// failing (cleared by a success).
+    pub async fn record_attempts(
         &self,
-        webhook_id: &str,
-        event_id: &str,
-        a: &Attempt,
+        attempts: &[(String, String, Attempt)],
     ) -> Result<(), StoreError> {
-        let status = match (a.delivered, a.next_attempt_at) {
-            (true, _) => "delivered",
-            (false, Some(_)) => "pending",
-            (false, None) => "failed",
-        };
+        if attempts.is_empty() {
+            return Ok(());
+        }
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
-            sqlx::query(
-                "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_attempt_at = $2, \
-                    last_status_code = $3, last_error = $4, next_attempt_at = $5, leased_until = NULL, \
-                    delivered_at = $6 \
-                 WHERE webhook_id = $7 AND event_id = $8",
-            )
-            .bind(status)
-            .bind(a.at)
-            .bind(a.status_code.map(i64::from))
-            .bind(a.error.clone())
-            .bind(a.next_attempt_at)
-            .bind(a.delivered.then_some(a.at))
-            .bind(webhook_id.to_owned())
-            .bind(event_id.to_owned())
-            .execute(&mut *tx)
-            .await?;
-            if a.delivered {
-                sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
-                    .bind(webhook_id.to_owned())
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
+            for (webhook_id, event_id, a) in attempts {
+                let status = match (a.delivered, a.next_attempt_at) {
+                    (true, _) => "delivered",
+                    (false, Some(_)) => "pending",
+                    (false, None) => "failed",
+                };
                 sqlx::query(
-                    "UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
+                    "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_attempt_at = $2, \
+                        last_status_code = $3, last_error = $4, next_attempt_at = $5, leased_until = NULL, \
+                        delivered_at = $6 \
+                     WHERE webhook_id = $7 AND event_id = $8",
                 )
+                .bind(status)
                 .bind(a.at)
-                .bind(webhook_id.to_owned())
+                .bind(a.status_code.map(i64::from))
+                .bind(a.error.clone())
+                .bind(a.next_attempt_at)
+                .bind(a.delivered.then_some(a.at))
+                .bind(webhook_id.clone())
+                .bind(event_id.clone())
                 .execute(&mut *tx)
                 .await?;
+                if a.delivered {
+                    sqlx::query(
+                        "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+                    )
+                    .bind(webhook_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
+                    )
+                    .bind(a.at)
+                    .bind(webhook_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             self.commit_write(tx, false).await?;
             Ok(())

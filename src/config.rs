@@ -87,6 +87,13 @@ pub struct Config {
     pub webhook_retry_delays_s: Vec<u64>,
     /// Seconds of nothing but failed attempts after which a webhook is disabled.
     pub webhook_disable_after_s: u64,
+    /// `smtp://` or `smtps://` relay for alert e-mails, user and password in the URL;
+    /// without it alerts are logged. A secret: it holds the password.
+    pub smtp_url: Option<Secret>,
+    /// The `From` of alert e-mails (required with `smtp_url`).
+    pub alert_from: Option<String>,
+    /// Seconds of nothing but failed attempts after which a webhook's contacts are told.
+    pub alert_failing_after_s: u64,
 }
 
 impl Default for Config {
@@ -113,6 +120,9 @@ impl Default for Config {
             webhook_timeout_s: 10,
             webhook_retry_delays_s: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
             webhook_disable_after_s: 432_000,
+            smtp_url: None,
+            alert_from: None,
+            alert_failing_after_s: 3600,
         }
     }
 }
@@ -211,7 +221,44 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections: must be at least 1".into()));
         }
+        self.check_alerts()?;
         Ok(self)
+    }
+
+    /// The SMTP URL and sender, checked without ever echoing the URL (it holds a password).
+    fn check_alerts(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.smtp_url {
+            let ok = url::Url::parse(url.expose()).is_ok_and(|u| {
+                matches!(u.scheme(), "smtp" | "smtps")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+            });
+            if !ok {
+                return Err(ConfigError(
+                    "smtp_url: must be smtp://[user:password@]host[:port] or smtps://...".into(),
+                ));
+            }
+            if self.alert_from.is_none() {
+                return Err(ConfigError("alert_from: required with smtp_url".into()));
+            }
+        }
+        if let Some(from) = &self.alert_from
+            && from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "alert_from: {from:?} is not an e-mail address"
+            )));
+        }
+        Ok(())
+    }
+
+    /// How alert e-mails are sent.
+    pub fn alerts(&self) -> crate::service::alerts::AlertConfig {
+        crate::service::alerts::AlertConfig {
+            smtp_url: self.smtp_url.clone(),
+            from: self.alert_from.clone(),
+            failing_after: std::time::Duration::from_secs(self.alert_failing_after_s),
+            disable_after: std::time::Duration::from_secs(self.webhook_disable_after_s),
+        }
     }
 
     /// How webhooks are delivered.
@@ -361,5 +408,39 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validated().unwrap_err().0.starts_with("expiry_cron"));
+    }
+
+    #[test]
+    fn a_bad_smtp_url_or_sender_is_named_without_the_password() {
+        let with = |url: &str, from: Option<&str>| Config {
+            smtp_url: Some(Secret::new(url)),
+            alert_from: from.map(str::to_owned),
+            ..Config::default()
+        };
+        let e = with("http://u:hunter2@mail.example", Some("a@b.example"))
+            .validated()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("smtp_url"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = with("smtp://mail.example:25", None)
+            .validated()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("alert_from"), "{e}");
+        let e = with("smtp://mail.example:25", Some("not an address"))
+            .validated()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("alert_from"), "{e}");
+        assert!(
+            with(
+                "smtps://u:p@mail.example:465",
+                Some("Alerts <alerts@ftth.example>")
+            )
+            .validated()
+            .is_ok()
+        );
+        assert!(!format!("{:?}", with("smtps://u:hunter2@m.example", None)).contains("hunter2"));
     }
 }

@@ -25,9 +25,10 @@ pub const CHANGE_VERSION: &str = "replica_change_version";
 pub const DELIVERIES: &str = "webhook_deliveries_total";
 pub const DELIVERIES_PENDING: &str = "webhook_deliveries_pending";
 pub const DELIVERY_LATENCY: &str = "webhook_delivery_latency_seconds";
+pub const ALERTS: &str = "alerts_total";
 
 /// What each metric is, as its HELP line says (`promtool check metrics` wants one for each).
-const HELP: [(&str, Kind, &str); 18] = [
+const HELP: [(&str, Kind, &str); 19] = [
     (
         HTTP_REQUESTS,
         Kind::Counter,
@@ -113,6 +114,11 @@ const HELP: [(&str, Kind, &str); 18] = [
         DELIVERY_LATENCY,
         Kind::Histogram,
         "Time from an event's commit to its delivery.",
+    ),
+    (
+        ALERTS,
+        Kind::Counter,
+        "Alert e-mails, by kind (webhook_failing, webhook_disabled, key_expiring) and result (sent, logged, error).",
     ),
 ];
 
@@ -249,6 +255,11 @@ pub fn delivery(result: &'static str, latency: Option<f64>) {
     if let Some(s) = latency {
         metrics::histogram!(DELIVERY_LATENCY).record(s);
     }
+}
+
+/// One alert e-mail: `result` is sent, logged (no smtp_url) or error (tried again).
+pub fn alert(kind: &'static str, result: &'static str) {
+    metrics::counter!(ALERTS, "kind" => kind, "result" => result).increment(1);
 }
 
 pub fn deliveries_pending(n: i64) {

@@ -62,6 +62,9 @@ impl Application {
         let deliverer = app.clone();
         let delivery = config.delivery();
         tokio::spawn(async move { deliverer.deliver_forever(delivery).await });
+        let alerter = crate::service::alerts::Alerter::new(app.store.clone(), config.alerts())
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        tokio::spawn(alerter.run_forever());
         // `last_used_at` is kept to the minute and visible within one: written in batches.
         let flusher = app.clone();
         tokio::spawn(async move {

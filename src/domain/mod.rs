@@ -1,5 +1,6 @@
 //! Pure types and rules of the service; no I/O.
 
+pub mod alert;
 pub mod check;
 pub mod feasibility;
 pub mod features;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub mod alerts;
 mod check;
 pub mod credentials;
 pub mod delivery;

@@ -222,7 +222,8 @@ impl Store {
         })
     }
 
-    /// Disables the webhooks failing since before `since` (µs); their ids.
+    /// Disables the webhooks failing since before `since` (µs); their ids. `alerted_at` is
+    /// cleared so that the "disabled" alert falls due (`store::alerts`), durably.
     pub async fn disable_failing(&self, since: i64, now: i64) -> Result<Vec<String>, StoreError> {
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
@@ -234,8 +235,8 @@ impl Store {
             .await?;
             for id in &ids {
                 sqlx::query(
-                    "UPDATE webhooks SET enabled = FALSE, updated_at = $1, disabled_reason = \
-                     'every attempt failed for webhook_disable_after_s' WHERE id = $2",
+                    "UPDATE webhooks SET enabled = FALSE, updated_at = $1, alerted_at = NULL, \
+                     disabled_reason = 'every attempt failed for webhook_disable_after_s' WHERE id = $2",
                 )
                 .bind(now)
                 .bind(id.clone())

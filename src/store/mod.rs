@@ -4,6 +4,7 @@
 //! and expanded for each pool type by [`on_pool!`]; what only one engine can do lives in
 //! `sqlite.rs` or `postgres.rs`.
 
+mod alerts;
 mod changes;
 mod deliveries;
 mod error;
@@ -19,6 +20,7 @@ mod sqlite;
 mod webhooks;
 mod writer;
 
+pub use alerts::{AlertKey, AlertLock, AlertWebhook};
 pub use changes::{Change, splitters_of};
 pub use deliveries::{Attempt, DeliveryRecord, DueDelivery, OutboxEvent};
 pub use error::StoreError;

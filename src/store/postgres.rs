@@ -88,3 +88,11 @@ pub fn ports_lock_key(channel: &str) -> i64 {
     let digest = Sha256::digest(format!("ports:{channel}").as_bytes());
     i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"))
 }
+
+/// The advisory lock that lets one replica at a time send alert e-mails (`store::alerts`),
+/// drawn, as the one above, from the schema's change channel.
+pub fn alerts_lock_key(channel: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("alerts:{channel}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"))
+}

@@ -192,6 +192,7 @@ impl Store {
                  description = COALESCE($3, description), enabled = COALESCE($4, enabled), \
                  disabled_reason = CASE WHEN $4 AND NOT enabled THEN NULL ELSE disabled_reason END, \
                  failing_since = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END, \
+                 alerted_at = CASE WHEN $4 AND NOT enabled THEN NULL ELSE alerted_at END, \
                  updated_at = $5 WHERE id = $6 AND integration_id = $7",
             )
             .bind(change.url.clone())

@@ -37,13 +37,15 @@ step "HTTP on PostgreSQL, then PostGIS (scripts/postgis-compare.sh)"
 bash scripts/postgis-compare.sh > "$out/http-postgres.txt"
 step "a large import over HTTP on each engine (scripts/import-test.sh)"
 BOXES=$load_boxes bash scripts/import-test.sh > "$out/import.txt"
+step "webhooks under load on each engine (scripts/webhook-bench.sh)"
+BOXES=$((load_boxes < 200000 ? load_boxes : 200000)) bash scripts/webhook-bench.sh > "$out/webhooks.txt"
 step "done; raw output in $out"
 
 python3 - "$out" "$index_boxes" "$load_boxes" <<'PY'
 import re, sys
 out, index_boxes, load_boxes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 text = {name: open(f"{out}/{name}.txt").read()
-        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import")}
+        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import", "webhooks")}
 
 def seconds(value, unit):
     return float(value) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
@@ -97,6 +99,21 @@ for engine in ("sqlite", "postgres"):
     held[engine] = (int(m.group(2)), float(m.group(4)))
 row("durable reservations ≥ 2,000/s with 8 clients on each engine",
     ", ".join(f"{e} {n:,}/s" for e, (n, _) in held.items()), min(n for n, _ in held.values()) >= 2000)
+hooked = {}
+for engine in ("sqlite", "postgres"):
+    m = find(rf"^{engine} with a webhook \(\d+ deliveries\): (\d+) clients, (\d+) durable reservations/s", "reservations")
+    hooked[engine] = int(m.group(2))
+row("durable reservations with a subscribed webhook ≥ 0.9 × without (same run)",
+    ", ".join(f"{e} {hooked[e]:,}/s vs {held[e][0]:,}/s = {hooked[e] / held[e][0]:.2f}×" for e in hooked),
+    all(hooked[e] / held[e][0] >= 0.9 for e in hooked))
+delays = {}
+for engine in ("sqlite", "postgres"):
+    m = find(rf"^{engine}: at (\d+) events/s, commit to delivery p50 ([\d.]+) ms, p99 ([\d.]+) ms", "webhooks")
+    t = find(rf"^{engine}: \d+ of \d+ events delivered at (\d+) events/s", "webhooks")
+    delays[engine] = (int(m.group(1)), float(m.group(2)), float(m.group(3)), int(t.group(1)))
+row("webhook delivery: commit to delivery at a steady rate (p50, p99); outbox throughput",
+    "; ".join(f"{e} at {r}/s p50 {p50:.1f} ms, p99 {p99:.1f} ms; {tp:,} events/s" for e, (r, p50, p99, tp) in delays.items()),
+    all(p99 < 5000 for _, _, p99, _ in delays.values()))
 row("`/feasibility` p99 ≤ 2 ms under concurrent reservations",
     ", ".join(f"{e} {p:.2f} ms" for e, (_, p) in held.items())
     + " (200 req/s beside the 8 reserving clients)", max(p for _, p in held.values()) <= 2)

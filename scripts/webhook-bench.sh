@@ -138,7 +138,9 @@ import sys, time
 path, want = sys.argv[1], int(sys.argv[2])
 def arrivals():
     try:
-        return [float(l.split()[0]) for l in open(path) if l.split()[2] == "reservation.created"]
+        rows = [l.split() for l in open(path)]
+        # (a line being written has fewer fields)
+        return [float(r[0]) for r in rows if len(r) == 3 and r[2] == "reservation.created"]
     except FileNotFoundError:
         return []
 start = time.time()
@@ -148,6 +150,7 @@ got = arrivals()
 took = max(got) - min(got) if len(got) > 1 else 0
 print(f"{len(got) / took if took > 0 else 0:.0f} {len(got)} {want}")
 PY
+  read -r drain delivered wanted < "$work/drain-$engine.txt"
   # A steady RATE events a second: reservations at that pace, each one event.
   : > "$work/got-$engine.txt"
   python3 - "$base" "$token" "$work/points.json" "$RATE" "$DURATION" <<'PY'
@@ -173,7 +176,8 @@ PY
   python3 - "$work/got-$engine.txt" "$engine" "$without" "$with" "$drain" "$delivered" "$wanted" "$RATE" <<'PY'
 import sys
 path, engine, without, with_, drain, delivered, wanted, rate = sys.argv[1:]
-lat = sorted(float(l.split()[1]) for l in open(path) if l.split()[2] == "reservation.created")
+rows = [l.split() for l in open(path)]
+lat = sorted(float(r[1]) for r in rows if len(r) == 3 and r[2] == "reservation.created")
 pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
 without, with_ = float(without), float(with_)
 print(f"{engine}: durable reservations/s without a webhook {without:.0f}, with one {with_:.0f} = {with_ / without:.2f}x (target >= 0.90x)")

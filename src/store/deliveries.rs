@@ -103,8 +103,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query("UPDATE events SET fanned_out = TRUE WHERE id = $1")
-                    .bind(event_id.clone())
+            }
+            // One statement for the round's marks (a write per event would compete with
+            // the holds for SQLite's one writer).
+            let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
+            for chunk in ids.chunks(500) {
+                super::in_list("UPDATE events SET fanned_out = TRUE WHERE id IN", chunk)
+                    .build()
                     .execute(&mut *tx)
                     .await?;
             }
@@ -152,15 +157,21 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let mut by_webhook: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
             for d in &due {
-                sqlx::query(
-                    "UPDATE deliveries SET leased_until = $1 WHERE webhook_id = $2 AND event_id = $3",
-                )
-                .bind(lease_until)
-                .bind(d.webhook_id.clone())
-                .bind(d.event_id.clone())
-                .execute(&mut *tx)
-                .await?;
+                by_webhook
+                    .entry(d.webhook_id.as_str())
+                    .or_default()
+                    .push(d.event_id.clone());
+            }
+            for (webhook_id, events) in by_webhook {
+                let mut qb = sqlx::QueryBuilder::new("UPDATE deliveries SET leased_until = ");
+                qb.push_bind(lease_until)
+                    .push(" WHERE webhook_id = ")
+                    .push_bind(webhook_id.to_owned())
+                    .push(" AND event_id IN");
+                super::push_list(&mut qb, events);
+                qb.build().execute(&mut *tx).await?;
             }
             self.commit_write(tx, false).await?;
             Ok(due)
@@ -200,11 +211,21 @@ impl Store {
                 .bind(event_id.clone())
                 .execute(&mut *tx)
                 .await?;
+            }
+            // Each webhook once: its latest attempt of the round says whether it is failing.
+            let mut last: std::collections::BTreeMap<&str, &Attempt> = Default::default();
+            for (webhook_id, _, a) in attempts {
+                let entry = last.entry(webhook_id.as_str()).or_insert(a);
+                if a.at >= entry.at {
+                    *entry = a;
+                }
+            }
+            for (webhook_id, a) in last {
                 if a.delivered {
                     sqlx::query(
                         "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
                     )
-                    .bind(webhook_id.clone())
+                    .bind(webhook_id.to_owned())
                     .execute(&mut *tx)
                     .await?;
                 } else {
@@ -212,7 +233,7 @@ impl Store {
                         "UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
                     )
                     .bind(a.at)
-                    .bind(webhook_id.clone())
+                    .bind(webhook_id.to_owned())
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -32,7 +32,8 @@ async fn raw(
 
 /// Neither a field nor a message of an answer names a Rust type.
 fn speaks_the_apis_words(body: &Value) {
-    let text = body.to_string();
+    // What the service says (not the request id, whose hex may spell "f64").
+    let text = format!("{} {}", body["detail"], body["errors"]);
     for word in [
         "f64",
         "u32",

@@ -9,7 +9,7 @@ use tokio::process::{Child, Command};
 
 mod common;
 
-use common::{free_port, pg_schema, spawn_server_with, wait_ready};
+use common::{Api, free_port, pg_schema, python_with, spawn_server_with, wait_ready};
 
 const SECRET: &str = "alerts-test-secret-0123456789";
 
@@ -25,23 +25,6 @@ const ENV: [(&str, &str); 5] = [
     // Late enough that the "failing" mail (due at 2 s, rounds every 5 s) goes first.
     ("FEASIBILITY_WEBHOOK_DISABLE_AFTER_S", "14"),
 ];
-
-/// python3 with the `aiosmtpd` package, or (outside CI) none.
-fn python_with_aiosmtpd() -> Option<&'static str> {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("python3");
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "the aiosmtpd package is not installed; .ci/run installs it"
-    );
-    eprintln!("SKIPPED: python3 -m pip install aiosmtpd");
-    None
-}
 
 struct Sink {
     out: PathBuf,
@@ -104,42 +87,7 @@ impl Sink {
     }
 }
 
-struct Api {
-    base: String,
-    client: reqwest::Client,
-    token: String,
-}
-
 impl Api {
-    fn new(port: u16) -> Self {
-        let token = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes()).mint(
-            "ops",
-            &["*".into()],
-            &ftth_feasibility::auth::Scope::ALL.map(|s| s.as_str().to_owned()),
-            3600,
-        );
-        Self {
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-            token,
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-
     /// The integration "crm" (named "CRM Partner") with its alert contacts.
     async fn integration(&self) {
         self.post("/integrations", json!({"id": "crm", "name": "CRM Partner", "projects": ["*"],
@@ -177,7 +125,7 @@ impl Api {
 }
 
 async fn alerts_are_emailed_to_the_alert_contacts(db: &str) {
-    let Some(python) = python_with_aiosmtpd() else {
+    let Some(python) = python_with("aiosmtpd") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +140,7 @@ async fn alerts_are_emailed_to_the_alert_contacts(db: &str) {
     ));
     let port = free_port();
     let _server = spawn_server_with(db, port, SECRET, None, "warn", &env);
-    let api = Api::new(port);
+    let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     api.integration().await;
     let key = api.key_expiring_soon().await;
@@ -282,7 +230,7 @@ async fn without_smtp_url_alerts_are_logged_once() {
     let db = format!("sqlite://{}/l.db", dir.path().display());
     let port = free_port();
     let _server = spawn_server_with(&db, port, SECRET, Some(&log), "warn", &ENV);
-    let api = Api::new(port);
+    let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     api.integration().await;
     api.key_expiring_soon().await;

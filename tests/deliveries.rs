@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 mod common;
 
-use common::{free_port, pg_schema, spawn_server_with, wait_ready};
+use common::{Api, free_port, pg_schema, python_with, spawn_server_with, wait_ready};
 
 const SECRET: &str = "deliveries-test-secret-0123456789";
 
@@ -24,23 +24,6 @@ const ENV: [(&str, &str); 3] = [
         "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
     ),
 ];
-
-/// python3 with the `standardwebhooks` package, or (outside CI) none.
-fn python_with_standardwebhooks() -> Option<&'static str> {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("python3");
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "the standardwebhooks package is not installed; .ci/run installs it"
-    );
-    eprintln!("SKIPPED: python3 -m pip install standardwebhooks");
-    None
-}
 
 struct Receiver {
     out: PathBuf,
@@ -103,42 +86,7 @@ impl Receiver {
     }
 }
 
-struct Api {
-    base: String,
-    client: reqwest::Client,
-    token: String,
-}
-
 impl Api {
-    fn new(port: u16) -> Self {
-        let token = ftth_feasibility::auth::TokenKeys::hs256(SECRET.as_bytes()).mint(
-            "ops",
-            &["*".into()],
-            &ftth_feasibility::auth::Scope::ALL.map(|s| s.as_str().to_owned()),
-            3600,
-        );
-        Self {
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-            token,
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-
     /// An integration that manages reservations, and a webhook of it to `port`: its secret.
     async fn subscribe(&self, port: u16) -> String {
         self.post("/integrations", json!({"id": "crm", "name": "CRM", "projects": ["*"],
@@ -197,13 +145,13 @@ fn by_event(received: &[Value]) -> HashMap<String, usize> {
 }
 
 async fn signed_events_arrive_and_are_retried(db: &str) {
-    let Some(python) = python_with_standardwebhooks() else {
+    let Some(python) = python_with("standardwebhooks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _server = spawn_server_with(db, port, SECRET, None, "warn", &ENV);
-    let api = Api::new(port);
+    let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     let hook = free_port();
     let secret = api.subscribe(hook).await;
@@ -264,13 +212,13 @@ async fn signed_events_arrive_and_are_retried_on_postgres() {
 /// Events committed while the receiver is down and the server is then killed are all
 /// delivered after the restart.
 async fn nothing_committed_is_lost_to_a_crash(db: &str) {
-    let Some(python) = python_with_standardwebhooks() else {
+    let Some(python) = python_with("standardwebhooks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut server = spawn_server_with(db, port, SECRET, None, "warn", &ENV);
-    let api = Api::new(port);
+    let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     let hook = free_port();
     let secret = api.subscribe(hook).await;
@@ -314,7 +262,7 @@ async fn nothing_committed_is_lost_to_a_crash_on_postgres() {
 /// delivery is leased to one replica).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_deliver_each_event_once() {
-    let Some(python) = python_with_standardwebhooks() else {
+    let Some(python) = python_with("standardwebhooks") else {
         return;
     };
     let Some(schema) = pg_schema("deliveries_replicas").await else {
@@ -324,7 +272,7 @@ async fn two_replicas_deliver_each_event_once() {
     let (pa, pb) = (free_port(), free_port());
     let _a = spawn_server_with(&schema.url, pa, SECRET, None, "warn", &ENV);
     let _b = spawn_server_with(&schema.url, pb, SECRET, None, "warn", &ENV);
-    let (a, b) = (Api::new(pa), Api::new(pb));
+    let (a, b) = (Api::new(pa, SECRET), Api::new(pb, SECRET));
     wait_ready(&a.client, &a.base).await;
     wait_ready(&b.client, &b.base).await;
     let hook = free_port();
@@ -356,18 +304,6 @@ async fn two_replicas_deliver_each_event_once() {
 }
 
 impl Api {
-    async fn get(&self, path: &str) -> Value {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
     /// Polls `path` until `done` holds of its answer.
     async fn until(&self, path: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
@@ -388,7 +324,7 @@ impl Api {
 /// A webhook whose endpoint fails: its deliveries log says so, a manual retry delivers
 /// once the endpoint is back, and one failing for `webhook_disable_after_s` is disabled.
 async fn failures_are_logged_retried_by_hand_and_disable(db: &str) {
-    let Some(python) = python_with_standardwebhooks() else {
+    let Some(python) = python_with("standardwebhooks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -397,7 +333,7 @@ async fn failures_are_logged_retried_by_hand_and_disable(db: &str) {
     env[2] = ("FEASIBILITY_WEBHOOK_RETRY_DELAYS_S", "[1]");
     env.push(("FEASIBILITY_WEBHOOK_DISABLE_AFTER_S", "4"));
     let _server = spawn_server_with(db, port, SECRET, None, "warn", &env);
-    let api = Api::new(port);
+    let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     let hook = free_port();
     let secret = api.subscribe(hook).await;

@@ -288,13 +288,7 @@ impl App {
 
     /// The integration's keys, without the keys.
     pub async fn keys(&self, id: &str) -> Result<Vec<KeyView>, IntegrationError> {
-        let exists = self
-            .store
-            .integrations()
-            .await?
-            .iter()
-            .any(|i| i.id == id && !i.deleted);
-        if !exists {
+        if !self.store.integration_is_live(id).await? {
             return Err(StoreError::NotFound.into());
         }
         let mut out = Vec::new();

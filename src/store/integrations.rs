@@ -62,6 +62,17 @@ where
     })
 }
 
+/// The statement that finds `id` among the integrations not deleted (a row, or none).
+pub(crate) fn live_integration<DB: sqlx::Database>(
+    id: &str,
+) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query("SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id.to_owned())
+}
+
 impl Store {
     /// Every integration, deleted ones included (their ids stay taken), in id order.
     pub async fn integrations(&self) -> Result<Vec<StoredIntegration>, StoreError> {
@@ -84,11 +95,7 @@ impl Store {
     /// Whether `id` is an integration that was not deleted.
     pub async fn integration_is_live(&self, id: &str) -> Result<bool, StoreError> {
         Ok(on_pool!(self, read, |p| {
-            sqlx::query("SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.to_owned())
-                .fetch_optional(p)
-                .await?
-                .is_some()
+            live_integration(id).fetch_optional(p).await?.is_some()
         }))
     }
 
@@ -189,12 +196,10 @@ impl Store {
         );
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
-            let live =
-                sqlx::query("SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL")
-                    .bind(key.integration_id.clone())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
+            let live = live_integration(&key.integration_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
             if !live {
                 return Err(StoreError::NotFound);
             }

@@ -106,12 +106,10 @@ impl Store {
         );
         on_pool!(self, write, |p| {
             let mut tx = p.begin_write().await?;
-            let live =
-                sqlx::query("SELECT 1 FROM integrations WHERE id = $1 AND deleted_at IS NULL")
-                    .bind(w.integration_id.clone())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
+            let live = super::integrations::live_integration(&w.integration_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
             if !live {
                 return Err(StoreError::NotFound);
             }

@@ -130,3 +130,73 @@ impl Drop for PgSchema {
         .join();
     }
 }
+
+/// python3 when it can import `module` (a PyPI package a test drives); missing, the test
+/// fails under CI (`.ci/run` installs it) and is skipped elsewhere.
+pub fn python_with(module: &str) -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("python3");
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the {module} package is not installed; .ci/run installs it"
+    );
+    eprintln!("SKIPPED: python3 -m pip install {module}");
+    None
+}
+
+/// A server process's API, with a token that holds every scope.
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(port: u16, secret: &str) -> Self {
+        let token = ftth_feasibility::auth::TokenKeys::hs256(secret.as_bytes()).mint(
+            "ops",
+            &["*".into()],
+            &ftth_feasibility::auth::Scope::ALL.map(|s| s.as_str().to_owned()),
+            3600,
+        );
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            token,
+        }
+    }
+
+    /// POSTs `body`; the answer, which must be a success.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    /// GETs `path`; the answer, which must be a success.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+}

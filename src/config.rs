@@ -94,6 +94,13 @@ pub struct Config {
     pub alert_from: Option<String>,
     /// Seconds of nothing but failed attempts after which a webhook's contacts are told.
     pub alert_failing_after_s: u64,
+    /// Seconds between writes of the demand counts gathered in memory (a crash loses at
+    /// most that interval's).
+    pub demand_flush_s: u64,
+    /// Counts every feasibility answer as demand; off only to measure what counting costs.
+    pub demand_counting: bool,
+    /// Seconds after registration at which an interest's contact data is erased.
+    pub interest_ttl_s: u64,
 }
 
 impl Default for Config {
@@ -123,6 +130,9 @@ impl Default for Config {
             smtp_url: None,
             alert_from: None,
             alert_failing_after_s: 3600,
+            demand_flush_s: 10,
+            demand_counting: true,
+            interest_ttl_s: 15_552_000,
         }
     }
 }
@@ -217,6 +227,9 @@ impl Config {
         })?;
         if self.webhook_timeout_s == 0 {
             return Err(ConfigError("webhook_timeout_s: must be at least 1".into()));
+        }
+        if self.demand_flush_s == 0 {
+            return Err(ConfigError("demand_flush_s: must be at least 1".into()));
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections: must be at least 1".into()));

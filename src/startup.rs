@@ -50,6 +50,7 @@ impl Application {
                 .await
                 .context("cannot load the service state")?,
         );
+        app.set_interest_ttl(config.interest_ttl_s);
         // Catch up on what fell due while the service was down, then keep to the schedule.
         if let Err(e) = app.expire_overdue().await {
             tracing::warn!(error = %e, "start-up expiry run failed; the schedule retries");
@@ -57,6 +58,12 @@ impl Application {
         let scheduler = crate::jobs::start(app.clone(), &config.expiry_cron)
             .await
             .context("cannot start the expiry job")?;
+        app.set_demand_counting(config.demand_counting);
+        let rechecker = app.clone();
+        tokio::spawn(async move { rechecker.recheck_forever().await });
+        let demand = app.clone();
+        let every = Duration::from_secs(config.demand_flush_s);
+        tokio::spawn(async move { demand.flush_demand_forever(every).await });
         let follower = app.clone();
         tokio::spawn(async move { follower.follow_forever().await });
         let deliverer = app.clone();
@@ -163,6 +170,10 @@ impl Application {
 
     async fn shut_down(&mut self) {
         self.app.begin_shutdown();
+        // What was counted since the last flush is not lost with the process.
+        if let Err(e) = self.app.flush_demand().await {
+            tracing::warn!(error = %e, "cannot write the last demand counts");
+        }
         if let Err(e) = self.scheduler.shutdown().await {
             tracing::warn!(error = %e, "scheduler did not stop cleanly");
         }

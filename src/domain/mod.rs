@@ -2,11 +2,13 @@
 
 pub mod alert;
 pub mod check;
+pub mod demand;
 pub mod feasibility;
 pub mod features;
 pub mod geodesy;
 pub mod import;
 pub mod integration;
+pub mod interest;
 pub mod network;
 pub mod ports;
 pub mod region_geometry;

@@ -30,6 +30,7 @@ pub enum Code {
     InvalidTransition,
     PortsHeld,
     AlreadyExists,
+    AlreadyFeasible,
     ContactsIncomplete,
     RateLimited,
     IdempotencyKeyReused,
@@ -39,7 +40,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::ValidationFailed,
@@ -63,6 +64,7 @@ impl Code {
         Self::InvalidTransition,
         Self::PortsHeld,
         Self::AlreadyExists,
+        Self::AlreadyFeasible,
         Self::ContactsIncomplete,
         Self::RateLimited,
         Self::IdempotencyKeyReused,
@@ -124,6 +126,7 @@ impl Code {
             Self::InvalidTransition => ("invalid_transition", S::CONFLICT, "Invalid transition"),
             Self::PortsHeld => ("ports_held", S::CONFLICT, "Ports held"),
             Self::AlreadyExists => ("already_exists", S::CONFLICT, "Already exists"),
+            Self::AlreadyFeasible => ("already_feasible", S::CONFLICT, "Already feasible"),
             Self::ContactsIncomplete => ("contacts_incomplete", S::CONFLICT, "Contacts incomplete"),
             Self::RateLimited => ("rate_limited", S::TOO_MANY_REQUESTS, "Rate limited"),
             Self::IdempotencyKeyReused => (

@@ -122,6 +122,11 @@ impl Caller {
         }
     }
 
+    /// Whether the caller is an integration's key (else a JWT).
+    pub fn is_key(&self) -> bool {
+        matches!(self.principal, Principal::Key(_))
+    }
+
     /// The publishable key behind the call, if it is one (for `POST /check`'s origins).
     pub fn publishable_key(&self) -> Option<&KeyRecord> {
         match &self.principal {

@@ -4,12 +4,14 @@ mod check;
 pub mod client_address;
 pub mod code;
 mod cursor;
+mod demand;
 pub mod error;
 pub mod extract;
 mod feasibility;
 mod features;
 mod health;
 mod integrations;
+mod interests;
 mod inventory;
 pub mod middleware;
 pub mod openapi;
@@ -123,6 +125,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/inventory/import").post(inventory::import).done())
         .service(resource("/boxes").get(inventory::boxes_in_bbox).done())
+        .service(resource("/demand").get(demand::demand).done())
+        .service(
+            resource("/interest")
+                .post(interests::create)
+                .get(interests::list)
+                .done(),
+        )
+        .service(
+            resource("/interest/{id}")
+                .get(interests::get)
+                .on(actix_web::http::Method::DELETE, interests::delete)
+                .done(),
+        )
         .service(resource("/boxes/{id}").get(inventory::get_box).done())
         .service(
             resource("/reservations")

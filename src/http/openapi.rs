@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    check, feasibility, features, health, integrations, inventory, plans, reservations, settings,
-    webhooks,
+    check, demand, feasibility, features, health, integrations, interests, inventory, plans,
+    reservations, settings, webhooks,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,6 +27,11 @@ use utoipa::{Modify, OpenApi};
         inventory::import,
         inventory::get_box,
         inventory::boxes_in_bbox,
+        demand::demand,
+        interests::create,
+        interests::list,
+        interests::get,
+        interests::delete,
         features::landing,
         features::conformance,
         features::collections,
@@ -66,6 +71,8 @@ use utoipa::{Modify, OpenApi};
         (name = "reservations", description = "Holding a port for a prospective customer"),
         (name = "inventory", description = "The network plant"),
         (name = "features", description = "The network plant as OGC API - Features (Part 1: Core, GeoJSON)"),
+        (name = "demand", description = "Where answers were asked for, and what they came to"),
+        (name = "interest", description = "Prospects told no, waiting to be told when the plan reaches them"),
         (name = "plans", description = "Commercial plans"),
         (name = "settings", description = "Operator settings"),
         (name = "integrations", description = "Partner systems, their contacts, modules and keys"),

@@ -36,6 +36,7 @@ impl App {
             asked,
         );
         crate::metrics::feasibility_answer(answer.reason);
+        self.count_demand(params.at, params.plan_id.as_deref(), answer.reason);
         Ok(answer)
     }
 }

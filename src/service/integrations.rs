@@ -270,6 +270,8 @@ impl App {
         if patched != current {
             self.store.update_integration(id, &to_doc(&patched)).await?;
             self.reload_credentials().await?;
+            // More projects, or active again: its interests may be served now.
+            self.interests_may_be_feasible();
         }
         Ok(patched)
     }

@@ -19,9 +19,11 @@ pub mod alerts;
 mod check;
 pub mod credentials;
 pub mod delivery;
+mod demand;
 mod features;
 mod hold_queue;
 pub mod integrations;
+mod interests;
 pub mod rate_limits;
 mod reads;
 mod refresh;
@@ -29,6 +31,7 @@ mod reservations;
 mod sync;
 pub mod webhooks;
 pub use features::region_item_id;
+pub use interests::InterestError;
 pub use reads::NotReady;
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 
@@ -71,6 +74,10 @@ pub struct App {
     rate_limits: rate_limits::RateLimits,
     /// Keys used since the last flush, with the minute of their last use (µs).
     key_uses: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Demand counts not yet flushed to the store.
+    demand: demand::DemandCounter,
+    /// What wakes the re-check of waiting interests.
+    interests: interests::Interests,
 }
 
 impl App {
@@ -101,6 +108,8 @@ impl App {
             credentials: ArcSwap::default(),
             rate_limits: rate_limits::RateLimits::default(),
             key_uses: std::sync::Mutex::default(),
+            demand: demand::DemandCounter::default(),
+            interests: interests::Interests::default(),
         };
         app.reload_credentials().await?;
         app.reload_plans().await?;
@@ -181,7 +190,10 @@ impl App {
             tags,
             answer,
         })
-        .inspect(|o| crate::metrics::feasibility_answer(o.answer.reason))
+        .inspect(|o| {
+            crate::metrics::feasibility_answer(o.answer.reason);
+            self.count_demand(params.at, params.plan_id.as_deref(), o.answer.reason);
+        })
     }
 
     /// Applies an import, then swaps in the project's rebuilt index before returning.
@@ -240,6 +252,7 @@ impl App {
             boxes_deleted = outcome.boxes.deleted,
             "import applied"
         );
+        self.interests_may_be_feasible();
         Ok(outcome)
     }
 
@@ -255,6 +268,7 @@ impl App {
     pub async fn put_plan(&self, plan: &Plan) -> Result<bool, StoreError> {
         let created = self.store.put_plan(plan).await?;
         self.reload_plans().await?;
+        self.interests_may_be_feasible();
         Ok(created)
     }
 
@@ -268,6 +282,7 @@ impl App {
         let next = self.settings().patch(patch)?;
         self.store.save_settings(&next).await?;
         self.settings.store(Arc::new(next));
+        self.interests_may_be_feasible();
         Ok(next)
     }
 }

@@ -186,6 +186,7 @@ impl App {
         };
         if let Some(SplitterRef { splitter_id, .. }) = changed {
             self.refresh_splitters(&[splitter_id]).await;
+            self.interests_may_be_feasible();
         }
         let (r, _) = result?;
         crate::metrics::transition(t.as_str());
@@ -232,7 +233,9 @@ impl App {
         self.store
             .prune_deliveries((now - DELIVERIES_KEPT).timestamp_micros())
             .await?;
+        self.erase_due_interests(now).await?;
         if released > 0 {
+            self.interests_may_be_feasible();
             tracing::info!(released, "expired reservations released");
         }
         Ok(released)

@@ -47,6 +47,22 @@ impl NewEvent {
         }
     }
 
+    /// `coverage.available`: the interest as `GET /interest/{id}` shows it now, for the
+    /// integration that registered it.
+    pub fn coverage_available(i: &crate::domain::interest::Interest, at: DateTime<Utc>) -> Self {
+        let data = serde_json::to_value(i).expect("interests serialise");
+        Self {
+            subject: i.id.clone(),
+            created_by: i.created_by.clone(),
+            ..Self::new(
+                "coverage.available",
+                i.project.as_deref().unwrap_or(""),
+                data,
+                at,
+            )
+        }
+    }
+
     /// `inventory.imported`: the project, mode and counts of the import's answer.
     pub fn imported(project: &str, data: Value, at: DateTime<Utc>) -> Self {
         Self::new("inventory.imported", project, data, at)

@@ -7,10 +7,12 @@
 mod alerts;
 mod changes;
 mod deliveries;
+mod demand;
 mod error;
 mod events;
 mod index_load;
 mod integrations;
+mod interests;
 mod inventory;
 mod plans;
 mod postgres;
@@ -23,9 +25,11 @@ mod writer;
 pub use alerts::{AlertKey, AlertLock, AlertWebhook};
 pub use changes::{Change, splitters_of};
 pub use deliveries::{Attempt, DeliveryRecord, DueDelivery, OutboxEvent};
+pub use demand::DemandCount;
 pub use error::StoreError;
 pub use events::NewEvent;
 pub use integrations::{StoredIntegration, StoredKey};
+pub use interests::{Found, InterestFilter};
 pub use inventory::{
     BoxDetail, BoxSelection, BoxSummary, Counts, ImportOutcome, MovedHold, SplitterDetail,
     StoredRegion,

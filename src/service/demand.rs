@@ -78,25 +78,28 @@ impl DemandCounter {
         *by_tally.entry(tally).or_insert(0) += 1;
     }
 
-    /// Takes every count out of the shards.
+    /// Takes every count out of the shards, one per key (a key counted on several
+    /// threads is in several shards).
     fn take(&self) -> Vec<DemandCount> {
-        let mut out = Vec::new();
+        let mut merged: HashMap<(String, Tally), u64> = HashMap::new();
         for shard in &*self.shards {
             let taken = std::mem::take(&mut *shard.lock().unwrap_or_else(|p| p.into_inner()));
             for (plan, tallies) in taken {
                 for (t, n) in tallies {
-                    out.push(DemandCount {
-                        cell: t.cell,
-                        plan_id: plan.clone(),
-                        outcome: t.outcome,
-                        day: NaiveDate::from_num_days_from_ce_opt(t.day)
-                            .expect("a day that was today"),
-                        count: n,
-                    });
+                    *merged.entry((plan.clone(), t)).or_insert(0) += n;
                 }
             }
         }
-        out
+        merged
+            .into_iter()
+            .map(|((plan_id, t), count)| DemandCount {
+                cell: t.cell,
+                plan_id,
+                outcome: t.outcome,
+                day: NaiveDate::from_num_days_from_ce_opt(t.day).expect("a day that was today"),
+                count,
+            })
+            .collect()
     }
 
     /// Puts counts back (a flush that failed is tried again with the next).
@@ -162,5 +165,40 @@ impl App {
     ) -> Result<Vec<(CellCounts, Vec<[f64; 2]>)>, StoreError> {
         let counted = self.store.demand(query).await?;
         Ok(demand::cells(query, counted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_from_several_threads_merge_into_one_row_per_key() {
+        let counter = std::sync::Arc::new(DemandCounter::default());
+        let at = Coord::parse(-23.5505, -46.6333).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let c = counter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        c.count(at, Some("fibra"), Outcome(None));
+                    }
+                    c.count(at, None, Outcome(Some(Reason::NoCoverage)));
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let mut rows = counter.take();
+        rows.sort_by_key(|r| r.count);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!((rows[0].plan_id.as_str(), rows[0].count), ("", 4));
+        assert_eq!((rows[1].plan_id.as_str(), rows[1].count), ("fibra", 400));
+        assert!(counter.take().is_empty(), "taken once");
+        // Put back after a failed flush, they are taken again.
+        counter.put_back(rows);
+        assert_eq!(counter.take().len(), 2);
+        counter.set_enabled(false);
+        counter.count(at, None, Outcome(None));
+        assert!(counter.take().is_empty());
     }
 }

@@ -93,6 +93,20 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
             "reservations:write",
         ),
         ("GET", "/reservations", None, "reservations:read"),
+        ("GET", "/demand?bbox=-47,-24,-46,-23", None, "demand:read"),
+        (
+            "POST",
+            "/interest",
+            Some(
+                json!({"lat": C.0, "lon": C.1, "plan_id": "nowhere", "consent": true,
+                    "contact": {"name": "Ana", "email": "ana@example.com"}})
+                .to_string(),
+            ),
+            "reservations:write",
+        ),
+        ("GET", "/interest", None, "reservations:read"),
+        ("GET", "/interest/some-id", None, "reservations:read"),
+        ("DELETE", "/interest/some-id", None, "reservations:write"),
         ("GET", "/reservations/R-AAAAAAAA", None, "reservations:read"),
         (
             "POST",

@@ -34,6 +34,7 @@ mod feasibility;
 mod import_dialects;
 mod import_validation;
 mod integrations;
+mod interest;
 mod inventory;
 mod ogc_features;
 mod operations;

@@ -39,13 +39,17 @@ step "a large import over HTTP on each engine (scripts/import-test.sh)"
 BOXES=$load_boxes bash scripts/import-test.sh > "$out/import.txt"
 step "webhooks under load on each engine (scripts/webhook-bench.sh)"
 BOXES=$((load_boxes < 200000 ? load_boxes : 200000)) bash scripts/webhook-bench.sh > "$out/webhooks.txt"
+step "demand counting: one count (criterion), then /feasibility ÷ /healthz on and off (scripts/demand-bench.sh)"
+bench demand > "$out/demand-count.txt"
+bash scripts/demand-bench.sh > "$out/demand.txt"
 step "done; raw output in $out"
 
 python3 - "$out" "$index_boxes" "$load_boxes" <<'PY'
 import re, sys
 out, index_boxes, load_boxes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 text = {name: open(f"{out}/{name}.txt").read()
-        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import", "webhooks")}
+        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import", "webhooks",
+                     "demand-count", "demand")}
 
 def seconds(value, unit):
     return float(value) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
@@ -131,6 +135,14 @@ row("an import raises peak memory by ≤ 3·S + 300 MiB",
     all(r <= b for _, r, b, _ in imports.values()))
 row("no query waits over 1 s during an import",
     ", ".join(f"{e} {g:.3f} s" for e, (_, _, _, g) in imports.items()), max(g for _, _, _, g in imports.values()) <= 1)
+
+counted = {mode: float(find(rf"^demand counting {mode}\s*: .* ratio ([\d.]+)", "demand").group(1))
+           for mode in ("on", "off")}
+m = find(r"demand/count\s+time:\s+\[\S+ \S+ (\S+) (\S+)", "demand-count")
+row("demand counting leaves `/feasibility` ÷ `/healthz` where it was (≥ 0.95 × with it off, same run)",
+    f"on {counted['on']:.3f}, off {counted['off']:.3f} = {counted['on'] / counted['off']:.2f}×; "
+    f"one count {seconds(m.group(1), m.group(2)) * 1e9:.0f} ns",
+    counted["on"] / counted["off"] >= 0.95)
 
 print("\n| target | measured | met? |\n|---|---|---|")
 for r in rows:

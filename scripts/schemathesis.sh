@@ -25,7 +25,7 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 token=$("$bin" token --sub schemathesis --projects '*' \
-  --scopes feasibility,reservations:write,reservations:read,reservations:manage,inventory:write,admin --ttl 1h)
+  --scopes feasibility,reservations:write,reservations:read,reservations:manage,inventory:write,demand:read,admin --ttl 1h)
 
 st run "http://127.0.0.1:$port/openapi.json" \
   --header "Authorization: Bearer $token" \

@@ -19,7 +19,7 @@ pub mod alerts;
 mod check;
 pub mod credentials;
 pub mod delivery;
-mod demand;
+pub mod demand;
 mod features;
 mod hold_queue;
 pub mod integrations;

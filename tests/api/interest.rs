@@ -607,3 +607,42 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    text_no_engine_can_store_is_refused,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let admin = app.admin();
+        for (field, value) in [
+            (
+                "contact.name",
+                json!({"name": "A\u{0}", "email": "a@example.com"}),
+            ),
+            (
+                "contact.email",
+                json!({"name": "A", "email": "a\u{0}@example.com"}),
+            ),
+        ] {
+            let mut b = interest_body(far(), "fibra-600");
+            b["contact"] = value;
+            let r = app.post("/interest", &admin, b).await;
+            r.assert_problem(422, "validation_failed");
+            assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+        }
+        let mut b = interest_body(far(), "fibra-600");
+        b["address"] = json!("Rua \u{0}");
+        app.post("/interest", &admin, b)
+            .await
+            .assert_problem(422, "validation_failed");
+        app.get("/interest/%00", &admin)
+            .await
+            .assert_problem(404, "not_found");
+        app.get(
+            "/demand?bbox=-47,-24,-46,-23&plan_id=%00",
+            &app.token(&["demand:read"], &["*"]),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+        assert_eq!(app.get("/interest", &admin).await.body["items"], json!([]));
+    }
+);

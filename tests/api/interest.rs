@@ -288,7 +288,7 @@ on_both_engines!(
         // A's key lists only its own.
         assert_eq!(
             interest_ids(&app.get("/interest", &key_a).await),
-            [mine.clone()]
+            std::slice::from_ref(&mine)
         );
         // And withdraws it.
         let r = app

@@ -31,3 +31,8 @@ export function table(columns, rows, rowAttrs = () => ({})) {
 }
 
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
+
+/** Replaces `el`'s children, leaving out the null ones (parts that do not apply). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c != null));
+}

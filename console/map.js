@@ -3,7 +3,7 @@
 // demand cells.
 import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
 import { api, query } from './api.js';
-import { h, showError } from './dom.js';
+import { fill, h, showError } from './dom.js';
 import { t } from './i18n.js';
 
 // Free ports: none, few (1..FEW), many; and boxes not deployed.
@@ -11,9 +11,13 @@ const FEW = 3;
 const COLOURS = { none: '#b71c1c', few: '#e65100', many: '#1b5e20', off: '#616161' };
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
+// The map's workers start while the page waits for a key, not after it is given.
+maplibregl.prewarm();
+
 let map;
 let me;
-let loaded = null; // { bbox, truncated } of the boxes on the map
+let loaded = null; // { bbox, truncated, all } of the boxes on the map
+let extentBbox = [-180, -90, 180, 90]; // of every box the credential sees
 let loadSeq = 0;
 const el = (id) => document.getElementById(id);
 
@@ -36,7 +40,9 @@ function addLayers() {
   map.addSource('check', { type: 'geojson', data: EMPTY });
   map.addSource('candidates', { type: 'geojson', data: EMPTY });
   map.addSource('boxes', {
-    type: 'geojson', data: EMPTY, cluster: true, clusterMaxZoom: 14, clusterRadius: 45,
+    type: 'geojson', data: EMPTY, cluster: true, clusterMaxZoom: 12, clusterRadius: 45,
+    // Boxes of the cluster that have a free port, for its colour.
+    clusterProperties: { open: ['+', ['get', 'o']] },
   });
   map.addLayer({ id: 'regions-fill', type: 'fill', source: 'regions',
     paint: { 'fill-color': '#0d47a1', 'fill-opacity': 0.07 } });
@@ -54,7 +60,9 @@ function addLayers() {
     paint: { 'line-color': '#4a148c', 'line-width': 2, 'line-dasharray': [2, 1] } });
   map.addLayer({ id: 'clusters', type: 'circle', source: 'boxes', filter: ['has', 'point_count'],
     paint: {
-      'circle-color': '#37474f', 'circle-opacity': 0.85,
+      'circle-color': ['interpolate', ['linear'], ['/', ['get', 'open'], ['get', 'point_count']],
+        0, COLOURS.none, 0.5, COLOURS.few, 0.9, COLOURS.many],
+      'circle-opacity': 0.85,
       'circle-radius': ['step', ['get', 'point_count'], 10, 50, 14, 500, 19, 5000, 25],
       'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
     } });
@@ -96,34 +104,49 @@ function whenIdle() {
   });
 }
 
-/** Loads the boxes of the window (with a margin) and resolves once they are drawn. */
-async function loadBoxes() {
-  const seq = ++loadSeq;
-  const bbox = viewBbox(0.5);
-  const status = el('map-status');
-  let ans;
-  try {
-    ans = await api('GET', `/map/boxes${query({ bbox: bbox.map((v) => v.toFixed(6)).join(',') })}`);
-  } catch (err) {
-    showError(status, err);
-    return;
-  }
-  if (seq !== loadSeq) return;
+const bboxParam = (bbox) => bbox.map((v) => v.toFixed(6)).join(',');
+
+/** The boxes of `bbox` as the API gives them (parallel lists). */
+const fetchBoxes = (bbox) => api('GET', `/map/boxes${query({ bbox: bboxParam(bbox) })}`);
+
+/** Puts the boxes on the map and resolves once they are drawn. */
+async function drawBoxes(ans, bbox, seq) {
   const features = new Array(ans.ids.length);
   for (let i = 0; i < ans.ids.length; i++) {
     features[i] = {
       type: 'Feature', id: i,
       geometry: { type: 'Point', coordinates: [ans.lon[i], ans.lat[i]] },
-      properties: { id: ans.ids[i], c: colourClass(ans.status[i], ans.free_ports[i]) },
+      properties: { id: ans.ids[i], c: colourClass(ans.status[i], ans.free_ports[i]), o: ans.status[i] === 'deployed' && ans.free_ports[i] > 0 ? 1 : 0 },
     };
   }
+  performance.measure('boxes-built', 'signin');
+  const indexed = (e) => {
+    if (e.sourceId === 'boxes' && e.isSourceLoaded) {
+      performance.measure('boxes-indexed', 'signin');
+      map.off('sourcedata', indexed);
+    }
+  };
+  map.on('sourcedata', indexed);
   map.getSource('boxes').setData({ type: 'FeatureCollection', features });
-  loaded = { bbox, truncated: ans.truncated };
+  // Every box the credential sees is on the map: moving it needs no new request.
+  loaded = { bbox, truncated: ans.truncated, all: !ans.truncated && contains(bbox, extentBbox) };
   await whenIdle();
   if (seq !== loadSeq) return;
+  const status = el('map-status');
   status.textContent = ans.truncated ? t('boxes_truncated', ans.ids.length) : t('boxes_shown', ans.ids.length);
   status.dataset.boxes = String(ans.ids.length);
-  window.ftthConsole.boxes = ans.ids.length;
+}
+
+/** Loads the boxes of the window (with a margin) and resolves once they are drawn. */
+async function loadBoxes() {
+  const seq = ++loadSeq;
+  const bbox = viewBbox(0.5);
+  try {
+    const ans = await fetchBoxes(bbox);
+    if (seq === loadSeq) await drawBoxes(ans, bbox, seq);
+  } catch (err) {
+    showError(el('map-status'), err);
+  }
 }
 
 async function loadRegions() {
@@ -137,7 +160,7 @@ async function loadRegions() {
   }
   map.getSource('regions').setData({ type: 'FeatureCollection', features });
   const list = el('regions');
-  list.replaceChildren(...(features.length ? features.slice(0, 200).map((f) => h('li', {},
+  fill(list, (features.length ? features.slice(0, 200).map((f) => h('li', {},
     h('strong', {}, f.properties.name || f.id), ' ', (f.properties.tags || []).map((tag) => h('span', { class: 'tag' }, tag))))
     : [h('li', {}, t('no_regions'))]));
 }
@@ -202,7 +225,8 @@ export async function check(lon, lat) {
     type: 'Feature', geometry: { type: 'Point', coordinates: [c.lon, c.lat] }, properties: { id: c.box_id },
   })) });
   const here = map.queryRenderedFeatures(map.project([body.lon, body.lat]), { layers: ['regions-fill'] });
-  out.replaceChildren(
+  el('check-hint').hidden = true;
+  fill(out,
     h('p', { class: ans.feasible ? 'ok' : 'no' }, h('strong', {}, ans.feasible ? t('feasible') : t('not_feasible'))),
     h('p', {}, `${t('at')} ${body.lat.toFixed(5)}, ${body.lon.toFixed(5)}, ${t('radius_used', ans.radius_m)}`),
     ans.tags.length ? h('p', {}, ans.tags.map((tag) => h('span', { class: 'tag' }, tag))) : null,
@@ -235,7 +259,7 @@ export async function showBox(id) {
   out.replaceChildren(h('p', {}, t('loading')));
   try {
     const b = await api('GET', `/boxes/${encodeURIComponent(id)}`);
-    out.replaceChildren(
+    fill(out,
       h('p', {}, h('strong', {}, b.id), ` ${b.name} — ${b.project} — ${b.status}`),
       h('p', {}, `${t('free_ports')}: ${b.free_ports}`),
       b.region_tags.length ? h('p', {}, `${t('region_tags')}: `, b.region_tags.map((tag) => h('span', { class: 'tag' }, tag))) : null,
@@ -276,13 +300,18 @@ async function loadPlans() {
 /** Creates the map for a signed-in credential and draws what it may see. */
 export async function startMap(who, basemapUrl) {
   me = who;
-  const [extent] = await Promise.all([
-    api('GET', '/collections/boxes'),
-    me.can('feasibility') ? loadPlansOnce() : null,
-  ]);
+  const plans = me.can('feasibility') ? loadPlansOnce() : null;
+  const extent = await api('GET', '/collections/boxes');
+  extentBbox = extent.extent.spatial.bbox[0];
+  // The boxes are asked for while the map starts.
+  const [w, s, e, n] = extentBbox;
+  const first = clampBbox([w - (e - w) * 0.1, s - (n - s) * 0.1, e + (e - w) * 0.1, n + (n - s) * 0.1]);
+  const seq = ++loadSeq;
+  const boxes = fetchBoxes(first);
+  const regions = loadRegions;
   map = new maplibregl.Map({
     container: 'map', style: baseStyle(basemapUrl), attributionControl: false,
-    bounds: extent.extent.spatial.bbox[0], fitBoundsOptions: { padding: 40, maxZoom: 16 },
+    bounds: extentBbox, fitBoundsOptions: { padding: 40, maxZoom: 16 },
     locale: { 'Map.Title': t('map') },
   });
   window.ftthConsole.map = map;
@@ -296,7 +325,7 @@ export async function startMap(who, basemapUrl) {
     map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
   }
   map.on('moveend', () => {
-    if (!loaded || loaded.truncated || !contains(loaded.bbox, viewBbox())) loadBoxes();
+    if (loaded && !loaded.all && (loaded.truncated || !contains(loaded.bbox, viewBbox()))) loadBoxes();
     loadDemand();
   });
   if (me.can('demand:read')) {
@@ -307,8 +336,12 @@ export async function startMap(who, basemapUrl) {
     });
   }
   el('plan').addEventListener('change', loadDemand);
-  await Promise.all([loadBoxes(), loadRegions().catch((err) => showError(el('map-status'), err))]);
-  performance.measure('signin-to-boxes', 'signin');
+  const drawn = boxes.then(async (ans) => {
+    performance.measure('signin-to-fetched', 'signin');
+    await drawBoxes(ans, first, seq);
+    performance.measure('signin-to-boxes', 'signin');
+  });
+  await Promise.all([drawn, regions().catch((err) => showError(el('map-status'), err)), plans]);
 }
 
 let plansLoaded = false;

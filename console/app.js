@@ -44,6 +44,7 @@ async function signIn() {
   let me;
   try {
     me = await api('GET', '/me');
+    performance.measure('signin-to-me', 'signin');
   } catch (err) {
     credential.clear();
     showError(error, err);

@@ -228,9 +228,8 @@ impl Config {
         }
         self.check_alerts()?;
         if let Some(url) = &self.console_basemap_url {
-            crate::http::console::tile_origin(url).map_err(|e| {
-                ConfigError(format!("console_basemap_url: {e}"))
-            })?;
+            crate::http::console::tile_origin(url)
+                .map_err(|e| ConfigError(format!("console_basemap_url: {e}")))?;
         }
         Ok(self)
     }

@@ -88,7 +88,10 @@ async fn the_console_works_in_a_real_browser() {
         .await;
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
     let out = tokio::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console_browser.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/console_browser.py"
+        ))
         .env("CONSOLE_BASE", &api.base)
         .env("CONSOLE_TOKEN", &api.token)
         .env("CONSOLE_KEY", key["key"].as_str().unwrap())

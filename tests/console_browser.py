@@ -201,7 +201,14 @@ def english():
         neighbours = {f"CTO-{(i + di) * int(SIDE) + j + dj:06}" for di in (0, 1) for dj in (0, 1)}
         assert shown_ids[0] in neighbours, (shown_ids, neighbours)
         p.idle()
-        # The box panel: splitters and port states.
+        # The box panel: splitters and port states, from a box clicked on the map...
+        box = i * int(SIDE) + j
+        p.click_map_at(LON0 + j * STEP, LAT0 + i * STEP)
+        p.wait.until(lambda d: p.js("return document.getElementById('box-detail').dataset.box") == f"CTO-{box:06}")
+        used = box % 9
+        states = [c.get_attribute("class") for c in p.d.find_elements(By.CSS_SELECTOR, "#box-detail .port")]
+        assert states == ["port used"] * used + ["port free"] * (8 - used), states
+        # ... and from a candidate of the list.
         p.d.find_element(By.CSS_SELECTOR, "#check-result .candidate").click()
         p.wait.until(lambda d: p.js("return document.getElementById('box-detail').dataset.box") == shown_ids[0])
         assert p.d.find_elements(By.CSS_SELECTOR, "#box-detail .port")

@@ -114,7 +114,13 @@ mod tests {
         let console = Console::new(Some("https://tiles.example/{z}/{x}/{y}.png".into()));
         let policy = console.policy.to_str().unwrap();
         assert!(policy.contains("connect-src 'self' https://tiles.example;"));
-        assert!(Console::new(None).policy.to_str().unwrap().contains("connect-src 'self';"));
+        assert!(
+            Console::new(None)
+                .policy
+                .to_str()
+                .unwrap()
+                .contains("connect-src 'self';")
+        );
     }
 
     #[test]

@@ -26,7 +26,12 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
         ),
         ("GET", "/boxes/B-A", None, "feasibility"),
         ("GET", "/boxes?bbox=-47,-24,-46,-23", None, "feasibility"),
-        ("GET", "/map/boxes?bbox=-47,-24,-46,-23", None, "feasibility"),
+        (
+            "GET",
+            "/map/boxes?bbox=-47,-24,-46,-23",
+            None,
+            "feasibility",
+        ),
         ("GET", "/plans", None, "feasibility"),
         ("GET", "/plans/fibra-600", None, "feasibility"),
         (

@@ -47,7 +47,9 @@ on_both_engines!(
             assert_eq!(header(&res, "content-type"), kind, "{path}");
             assert_eq!(header(&res, "content-security-policy"), policy, "{path}");
         }
-        let r = app.send("GET", "/console/no-such-file.js", None, None).await;
+        let r = app
+            .send("GET", "/console/no-such-file.js", None, None)
+            .await;
         r.assert_problem(404, "not_found");
         // The API's own answers keep the API's policy.
         let health = fetch(&app, "/healthz").await;
@@ -189,7 +191,9 @@ on_both_engines!(
         let r = app.get("/map/boxes?bbox=-47,-24,-46,-23", &p1).await;
         assert_eq!(by_id(&r.body)["B-A"].3, 4);
         // A window, a limit, a project.
-        let r = app.get("/map/boxes?bbox=-47,-24,-46,-23&limit=2", &p1).await;
+        let r = app
+            .get("/map/boxes?bbox=-47,-24,-46,-23&limit=2", &p1)
+            .await;
         assert_eq!(r.body["ids"].as_array().unwrap().len(), 2);
         assert_eq!(r.body["truncated"], true);
         let r = app.get("/map/boxes?bbox=0,0,1,1", &p1).await;

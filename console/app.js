@@ -57,9 +57,9 @@ async function signIn() {
   for (const b of document.querySelectorAll('#nav [data-view]')) b.hidden = !may[b.dataset.view];
   const first = VIEWS.find((v) => v !== 'signin' && may[v]);
   if (!first) {
-    show('signin');
-    el('signin-form').hidden = true;
-    error.textContent = t('publishable_only');
+    el('nav').hidden = true;
+    credential.clear();
+    error.textContent = t('nothing_here');
     return;
   }
   startReservations(me);

@@ -45,8 +45,8 @@ const en = {
   attempts: 'Attempts', last_status_code: 'Last answer', last_error: 'Last error',
   event: 'Event', type: 'Type', next_attempt_at: 'Next attempt', delivered_at: 'Delivered',
   retried: 'Retry asked.', demand_cells: (n) => `${n} demand cells`,
-  publishable_only: 'This key may only call POST /check: it shows nothing here.',
   signed_in_as: (s) => `Signed in as ${s}`,
+  nothing_here: 'This credential has none of the scopes the console uses (feasibility, reservations:read, admin, events).',
   contacts_missing: 'Keys are issued once every contact is given.',
 };
 
@@ -95,8 +95,8 @@ const pt = {
   attempts: 'Tentativas', last_status_code: 'Última resposta', last_error: 'Último erro',
   event: 'Evento', type: 'Tipo', next_attempt_at: 'Próxima tentativa', delivered_at: 'Entregue',
   retried: 'Nova tentativa pedida.', demand_cells: (n) => `${n} células de demanda`,
-  publishable_only: 'Esta chave só pode chamar POST /check: não mostra nada aqui.',
   signed_in_as: (s) => `Conectado como ${s}`,
+  nothing_here: 'Esta credencial não tem nenhum dos escopos que o console usa (feasibility, reservations:read, admin, events).',
   contacts_missing: 'As chaves são emitidas quando todos os contatos forem informados.',
 };
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// The caller as the service sees it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
-    /// `token`, `secret_key` or `publishable_key`.
+    /// `token` or `secret_key`.
     kind: &'static str,
     /// What its reservations' `created_by` records: a token's `sub`, a key's integration.
     subject: String,
@@ -24,9 +24,13 @@ pub struct Me {
 
 /// `GET /me`
 #[utoipa::path(get, path = "/me", operation_id = "me", tag = "operations",
-    responses((status = 200, description = "Who the credential is, its scopes and projects", body = Me), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Who the credential is, its scopes and projects", body = Me), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "A publishable key, which may only call POST /check", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn me(caller: Caller) -> Result<HttpResponse, ApiError> {
+    // A publishable key may only call `POST /check`, this too (refused with that advice).
+    if caller.publishable_key().is_some() {
+        caller.require(Scope::Feasibility)?;
+    }
     let projects = match caller.projects() {
         ProjectScope::All => vec!["*".to_owned()],
         ProjectScope::Only(set) => set.into_iter().collect(),

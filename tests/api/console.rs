@@ -127,6 +127,19 @@ on_both_engines!(
             json!({"kind": "secret_key", "subject": "site",
                 "scopes": ["feasibility", "reservations:read"], "projects": ["p1", "p2"]})
         );
+        // A publishable key may only check.
+        let r = app
+            .post(
+                "/integrations/site/keys",
+                &admin,
+                json!({"name": "web", "kind": "publishable", "allowed_origins": ["https://site.example"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let publishable = r.body["key"].as_str().unwrap().to_owned();
+        app.get("/me", &publishable)
+            .await
+            .assert_problem(403, "insufficient_scope");
         let everything = app.admin();
         let r = app.get("/me", &everything).await;
         assert_eq!(r.body["projects"], json!(["*"]));

@@ -92,7 +92,9 @@ export function startReservations(who) {
   me = who;
   el('res-filters').addEventListener('submit', (e) => {
     e.preventDefault();
-    filters = Object.fromEntries([...new FormData(e.target)].filter(([, v]) => v !== ''));
+    filters = Object.fromEntries([...new FormData(e.target)].filter(([, v]) => v !== '')
+      // The API takes RFC 3339 times: a day, in UTC, from its first to its last instant.
+      .map(([k, v]) => [k, k === 'created_from' ? `${v}T00:00:00Z` : k === 'created_to' ? `${v}T23:59:59.999Z` : v]));
     load();
   });
   el('res-more').addEventListener('click', () => load(true));

@@ -233,6 +233,9 @@ def english():
         # Filters: by code.
         form = p.by_id("res-filters")
         form.find_element(By.NAME, "code").send_keys(r["code"])
+        today = time.strftime("%m%d%Y", time.gmtime())
+        form.find_element(By.NAME, "created_from").send_keys(today)
+        form.find_element(By.NAME, "created_to").send_keys(today)
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         p.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#res-list tbody tr")) == 1)
         # The install is among those the inventory has not caught up with.

@@ -67,13 +67,14 @@ class Page:
         self.d = browser(language)
         self.wait = WebDriverWait(self.d, 60, poll_frequency=0.02)
 
-    def quiet(self, step):
-        """No console error or warning from the page so far."""
+    def quiet(self, step, expected=()):
+        """No console error or warning from the page so far (but the `expected` refusals
+        of a step that sends bad input on purpose)."""
         bad = [
             e
             for e in self.d.get_log("browser")
             if e["level"] in ("SEVERE", "WARNING")
-            and not any(note in e["message"] for note in DRIVER_NOTES)
+            and not any(note in e["message"] for note in DRIVER_NOTES + tuple(expected))
         ]
         assert not bad, f"{step}: the browser's console has {bad}"
 
@@ -243,12 +244,29 @@ def english():
         p.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#inst-list tr[data-code='{r['code']}']"))
         p.quiet("reservations")
 
-        # Settings, and an error shown with the API's detail.
+        # Settings: a bad value is refused with the API's detail, a good one is saved.
         p.nav("settings")
-        p.wait.until(lambda d: p.by_id("set-default").get_attribute("value") not in ("", None))
+        p.wait.until(lambda d: p.by_id("set-default").get_attribute("value") == "250")
+        field = p.by_id("set-default")
+        field.clear()
+        field.send_keys("5000")
+        p.d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        p.wait.until(lambda d: p.by_id("settings-error").text)
+        refusal = p.by_id("settings-error").text
+        assert "default_radius_m" in refusal and "max" in refusal, refusal
+        # Chrome notes the refused request itself: the one expected entry.
+        p.quiet("a refused setting", expected=["/settings - Failed to load resource: the server responded with a status of 422"])
+        field.clear()
+        field.send_keys("300")
+        p.d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        p.wait.until(lambda d: p.by_id("settings-msg").text == "Saved.")
+        assert api("GET", "/settings")["default_radius_m"] == 300
         p.shot("settings.png")
+        # Integrations: the list, and one opened with its keys and webhooks.
         p.nav("integrations")
         p.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#int-list table"))
+        p.d.find_element(By.CSS_SELECTOR, "#int-list button[aria-label='Open site']").click()
+        p.wait.until(lambda d: "fsk_" in p.by_id("int-detail").text)
         p.shot("integrations.png")
         p.quiet("admin")
         return signin_ms, click_ms

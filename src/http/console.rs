@@ -90,7 +90,8 @@ pub async fn asset(
     console: web::Data<Console>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    file(&console, &path)
+    // `/console/` is the page too.
+    file(&console, if path.is_empty() { "index.html" } else { &path })
 }
 
 /// `GET /console/config.json`: what the page needs of the configuration.

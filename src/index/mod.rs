@@ -107,11 +107,11 @@ impl Index {
         &self,
         bbox: [f64; 4],
         scope: &ProjectScope,
-        f: &mut dyn FnMut(&str, MapBox<'_>) -> bool,
+        f: &mut dyn FnMut(MapBox<'_>) -> bool,
     ) {
         let projects = self.projects.load();
         for p in projects.values().filter(|p| scope.allows(p.project())) {
-            if !p.each_in_bbox(bbox, &mut |b| f(p.project(), b)) {
+            if !p.each_in_bbox(bbox, f) {
                 return;
             }
         }

@@ -75,7 +75,7 @@ impl App {
     /// thousand boxes are a few megabytes of JSON this way, and one request).
     pub fn map_boxes(&self, bbox: [f64; 4], scope: &ProjectScope, limit: usize) -> MapBoxes {
         let mut out = MapBoxes::default();
-        self.index.each_in_bbox(bbox, scope, &mut |_, b| {
+        self.index.each_in_bbox(bbox, scope, &mut |b| {
             if out.ids.len() == limit {
                 out.truncated = true;
                 return false;

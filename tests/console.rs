@@ -3,7 +3,8 @@
 //! system chromedriver (signing in, the boxes drawn, a click checked, reservations confirmed,
 //! the Portuguese texts, no console error or warning). Screenshots go to
 //! `target/console-screenshots/`. `CONSOLE_BOXES` sets the grid's size (default 2,500;
-//! docs/PERFORMANCE.md measures 100,000).
+//! docs/PERFORMANCE.md measures 100,000); `CONSOLE_DEMAND=1` also switches the demand layer
+//! on (it needs `GET /demand`).
 
 mod common;
 

@@ -310,9 +310,28 @@ def feasibility_key():
         p.d.quit()
 
 
+def demand():
+    """The demand layer, off until switched on; run with CONSOLE_DEMAND=1 where the service
+    has GET /demand (the contract's "Demand and interest")."""
+    p = Page("en-US")
+    try:
+        p.sign_in(TOKEN, "Key or token", "Sign in")
+        p.wait_boxes()
+        assert p.js("return document.getElementById('map-status').dataset.demand") is None
+        p.d.find_element(By.ID, "demand").click()
+        p.wait.until(lambda d: p.js("return document.getElementById('map-status').dataset.demand") is not None)
+        assert p.js("return window.ftthConsole.map.getLayoutProperty('demand-fill', 'visibility')") == "visible"
+        p.shot("demand.png")
+        p.quiet("the demand layer")
+    finally:
+        p.d.quit()
+
+
 if __name__ == "__main__":
     signin_ms, click_ms = english()
     portuguese()
     feasibility_key()
+    if os.environ.get("CONSOLE_DEMAND") == "1":
+        demand()
     print(f"console: {BOXES} boxes, sign-in to boxes drawn {signin_ms:.0f} ms, click to candidates {click_ms:.1f} ms")
     sys.exit(0)

@@ -94,6 +94,10 @@ pub struct Config {
     pub alert_from: Option<String>,
     /// Seconds of nothing but failed attempts after which a webhook's contacts are told.
     pub alert_failing_after_s: u64,
+    /// An XYZ tile URL template (`https://tiles.example/{z}/{x}/{y}.png`) drawn under the
+    /// console's map; without it the console draws no base map and loads nothing from
+    /// elsewhere.
+    pub console_basemap_url: Option<String>,
 }
 
 impl Default for Config {
@@ -123,6 +127,7 @@ impl Default for Config {
             smtp_url: None,
             alert_from: None,
             alert_failing_after_s: 3600,
+            console_basemap_url: None,
         }
     }
 }
@@ -222,6 +227,10 @@ impl Config {
             return Err(ConfigError("max_connections: must be at least 1".into()));
         }
         self.check_alerts()?;
+        if let Some(url) = &self.console_basemap_url {
+            crate::http::console::tile_origin(url)
+                .map_err(|e| ConfigError(format!("console_basemap_url: {e}")))?;
+        }
         Ok(self)
     }
 

@@ -96,6 +96,9 @@ impl Application {
             allow_http: config.webhook_allow_http,
             allow_private: config.webhook_allow_private,
         });
+        let console = web::Data::new(http::console::Console::new(
+            config.console_basemap_url.clone(),
+        ));
         let state = app.clone();
         let server = HttpServer::new(move || {
             actix_web::App::new()
@@ -108,6 +111,7 @@ impl Application {
                 .app_data(body_limit)
                 .app_data(import_limit)
                 .app_data(webhook_urls.clone())
+                .app_data(console.clone())
                 .configure(http::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound("this path".into()))

@@ -3,6 +3,7 @@
 mod check;
 pub mod client_address;
 pub mod code;
+pub mod console;
 mod cursor;
 pub mod error;
 pub mod extract;
@@ -11,6 +12,7 @@ mod features;
 mod health;
 mod integrations;
 mod inventory;
+mod me;
 pub mod middleware;
 pub mod openapi;
 mod plans;
@@ -92,6 +94,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz).done())
         .service(resource("/metrics").get(health::metrics).done())
         .service(resource("/openapi.json").get(openapi::openapi_json).done())
+        // The console's page and files: for browsers, not part of the API's document.
+        .service(resource("/console").get(console::page).done())
+        .service(resource("/console/config.json").get(console::config).done())
+        .service(resource("/console/{path:.*}").get(console::asset).done())
         .service(resource("/").get(features::landing).done())
         .service(resource("/conformance").get(features::conformance).done())
         .service(resource("/collections").get(features::collections).done())
@@ -124,6 +130,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/inventory/import").post(inventory::import).done())
         .service(resource("/boxes").get(inventory::boxes_in_bbox).done())
         .service(resource("/boxes/{id}").get(inventory::get_box).done())
+        .service(resource("/map/boxes").get(inventory::map_boxes).done())
+        .service(resource("/me").get(me::me).done())
         .service(
             resource("/reservations")
                 .post(reservations::create)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    check, feasibility, features, health, integrations, inventory, plans, reservations, settings,
-    webhooks,
+    check, feasibility, features, health, integrations, inventory, me, plans, reservations,
+    settings, webhooks,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         inventory::import,
         inventory::get_box,
         inventory::boxes_in_bbox,
+        inventory::map_boxes,
+        me::me,
         features::landing,
         features::conformance,
         features::collections,

@@ -7,7 +7,7 @@ mod arena;
 mod project;
 mod tree;
 
-pub use project::{Candidate, ProjectBuilder, ProjectIndex};
+pub use project::{Candidate, MapBox, ProjectBuilder, ProjectIndex};
 
 use crate::domain::Coord;
 use crate::domain::check::Coverage;
@@ -99,6 +99,22 @@ impl Index {
             .values()
             .map(|p| p.memory_bytes())
             .sum()
+    }
+
+    /// Hands `f` the boxes in `bbox` of every project the scope allows (see
+    /// [`ProjectIndex::each_in_bbox`]), until it returns false.
+    pub fn each_in_bbox(
+        &self,
+        bbox: [f64; 4],
+        scope: &ProjectScope,
+        f: &mut dyn FnMut(MapBox<'_>) -> bool,
+    ) {
+        let projects = self.projects.load();
+        for p in projects.values().filter(|p| scope.allows(p.project())) {
+            if !p.each_in_bbox(bbox, f) {
+                return;
+            }
+        }
     }
 
     /// The feasibility rule for one box the scope allows: the candidate, or the reason it is

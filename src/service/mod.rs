@@ -29,7 +29,7 @@ mod reservations;
 mod sync;
 pub mod webhooks;
 pub use features::region_item_id;
-pub use reads::NotReady;
+pub use reads::{MapBoxes, NotReady};
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 
 /// Why a feasibility question cannot be answered.

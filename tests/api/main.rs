@@ -28,6 +28,7 @@ macro_rules! on_both_engines {
 
 mod auth;
 mod check;
+mod console;
 mod events;
 mod feasibility;
 mod import_dialects;

@@ -334,7 +334,7 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 45] = [
+const ROUTES: [(&str, &str); 47] = [
     ("get", "/integrations/{id}/webhooks/{wid}/deliveries"),
     (
         "post",
@@ -352,6 +352,8 @@ const ROUTES: [(&str, &str); 45] = [
     ("post", "/inventory/import"),
     ("get", "/boxes/{id}"),
     ("get", "/boxes"),
+    ("get", "/map/boxes"),
+    ("get", "/me"),
     ("get", "/plans"),
     ("get", "/plans/{id}"),
     ("put", "/plans/{id}"),

@@ -314,7 +314,9 @@ async fn check(
     // A database no service has started on yet has the configuration's first settings.
     let settings = match store.settings().await {
         Ok(s) => s,
-        Err(_) => config.first_settings().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        Err(_) => config
+            .first_settings()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
     };
     let plans = store.plans().await?;
     let index = crate::index::Index::new();

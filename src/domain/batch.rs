@@ -132,7 +132,10 @@ pub fn item_ref(item: &serde_json::Value) -> Option<&str> {
 /// Checks a JSON item; field names are the item's own (`lat`, `plan_id`).
 pub fn item_from_json(item: &serde_json::Value) -> Result<ItemPoint<'_>, ItemError> {
     let Some(fields) = item.as_object() else {
-        return Err(ItemError::invalid(Invalid::one("item", "must be an object")));
+        return Err(ItemError::invalid(Invalid::one(
+            "item",
+            "must be an object",
+        )));
     };
     let mut invalid = Invalid::default();
     let mut number = |name: &str| match fields.get(name) {
@@ -265,9 +268,14 @@ mod tests {
         let p = item_from_json(&item).unwrap();
         assert_eq!((p.at.lat(), p.plan_id), (-23.5, Some("p")));
         assert_eq!(fields(item_from_json(&json!({"lat": "x"}))), ["lat", "lon"]);
-        assert_eq!(fields(item_from_json(&json!({"lat": 91, "lon": 0}))), ["lat"]);
         assert_eq!(
-            fields(item_from_json(&json!({"lat": 0, "lon": 0, "lng": 1, "ref": 5}))),
+            fields(item_from_json(&json!({"lat": 91, "lon": 0}))),
+            ["lat"]
+        );
+        assert_eq!(
+            fields(item_from_json(
+                &json!({"lat": 0, "lon": 0, "lng": 1, "ref": 5})
+            )),
             ["ref", "lng"]
         );
         assert_eq!(fields(item_from_json(&json!([1, 2]))), ["item"]);

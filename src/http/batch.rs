@@ -117,9 +117,7 @@ pub async fn batch(
     } else {
         Format::Csv
     };
-    let max_items = req
-        .app_data::<BatchLimit>()
-        .map_or(1_000_000, |l| l.0);
+    let max_items = req.app_data::<BatchLimit>().map_or(1_000_000, |l| l.0);
     let stream = app
         .batch_csv(&options, &scope, payload, format, max_items)
         .await
@@ -141,7 +139,13 @@ fn media_type(req: &HttpRequest, header: actix_web::http::header::HeaderName) ->
         .get_all(header)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .collect()
 }
 

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    batch, check, feasibility, features, health, integrations, inventory, plans, reservations, settings,
-    webhooks,
+    batch, check, feasibility, features, health, integrations, inventory, plans, reservations,
+    settings, webhooks,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -59,7 +59,6 @@ impl Serialize for CandidatesOut<'_> {
     }
 }
 
-
 /// One batch item as answered: its candidates and reason, or why it was refused.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]

@@ -98,12 +98,10 @@ impl App {
             return self.replayed(answer).await;
         }
         let view = self.view();
-        let rule = view
-            .rule(&params.options, scope)
-            .map_err(|e| match e {
-                super::FeasibilityError::UnknownPlan(id) => ReserveError::UnknownPlan(id),
-                super::FeasibilityError::Invalid(invalid) => ReserveError::Invalid(invalid),
-            })?;
+        let rule = view.rule(&params.options, scope).map_err(|e| match e {
+            super::FeasibilityError::UnknownPlan(id) => ReserveError::UnknownPlan(id),
+            super::FeasibilityError::Invalid(invalid) => ReserveError::Invalid(invalid),
+        })?;
         let tags = &rule.tags;
         let query = view.query(&rule, params.at, CANDIDATES_TRIED);
         let candidates = match &holder.box_id {

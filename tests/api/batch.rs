@@ -75,9 +75,7 @@ on_both_engines!(
         ] {
             let mut body = batch_fields.clone();
             body["items"] = json!(items);
-            let r = app
-                .post("/feasibility/batch", &app.admin(), body)
-                .await;
+            let r = app.post("/feasibility/batch", &app.admin(), body).await;
             assert_eq!(r.status, 200, "{}", r.body);
             let answered = r.body["items"].as_array().unwrap();
             assert_eq!(answered.len(), items.len());
@@ -126,7 +124,10 @@ on_both_engines!(
                 json!({"items": items, "radius_m": 2000}),
             )
             .await;
-        assert_eq!(r.body["items"][0]["candidates"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            r.body["items"][0]["candidates"].as_array().unwrap().len(),
+            1
+        );
         let r = app
             .post("/feasibility/batch", &app.admin(), json!({"items": items}))
             .await;
@@ -165,7 +166,12 @@ on_both_engines!(
         let r = app.post("/feasibility/batch", &app.admin(), body).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let items = r.body["items"].as_array().unwrap();
-        let error = |i: usize| (items[i]["error"]["code"].clone(), items[i]["error"]["errors"].clone());
+        let error = |i: usize| {
+            (
+                items[i]["error"]["code"].clone(),
+                items[i]["error"]["errors"].clone(),
+            )
+        };
         assert_eq!(items[0]["feasible"], true);
         assert_eq!(error(1).0, "validation_failed");
         assert_eq!(error(1).1[0]["field"], "lat");
@@ -173,7 +179,13 @@ on_both_engines!(
         assert!(items[1].get("candidates").is_none());
         assert_eq!(error(2).0, "not_found");
         assert_eq!(error(2).1[0]["field"], "plan_id");
-        let fields: Vec<_> = error(3).1.as_array().unwrap().iter().map(|e| e["field"].clone()).collect();
+        let fields: Vec<_> = error(3)
+            .1
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].clone())
+            .collect();
         assert_eq!(fields, ["lng", "lon"]);
         // An item's own plan replaces the batch's: `nowhere` is sold in no region here.
         assert_eq!(items[4]["reason"], "plan_not_available");
@@ -217,7 +229,10 @@ on_both_engines!(
             (json!({"radius_m": 2001, "items": [item]}), "radius_m"),
             (json!({"limit": 0, "items": [item]}), "limit"),
             (json!({"tags": [""], "items": [item]}), "tags[0]"),
-            (json!({"record_demand": "yes", "items": [item]}), "record_demand"),
+            (
+                json!({"record_demand": "yes", "items": [item]}),
+                "record_demand",
+            ),
             (json!({"item": [item]}), "item"),
             (json!({"plan_id": "fibra-600"}), "items"),
         ] {
@@ -232,9 +247,14 @@ on_both_engines!(
         )
         .await
         .assert_problem(404, "not_found");
-        app.send("POST", "/feasibility/batch", Some(&admin), Some("{\"items\": [".into()))
-            .await
-            .assert_problem(400, "malformed_json");
+        app.send(
+            "POST",
+            "/feasibility/batch",
+            Some(&admin),
+            Some("{\"items\": [".into()),
+        )
+        .await
+        .assert_problem(400, "malformed_json");
         let res = app
             .client
             .post(format!("{}/feasibility/batch", app.base))
@@ -255,7 +275,11 @@ on_both_engines!(
             ("?plan_id=no-such-plan", 404, ""),
         ] {
             let (s, ct, text) = post_csv(&app, query, &admin, None, csv_of(&points())).await;
-            assert_eq!((s, ct.as_str()), (status, "application/problem+json"), "{query}: {text}");
+            assert_eq!(
+                (s, ct.as_str()),
+                (status, "application/problem+json"),
+                "{query}: {text}"
+            );
             let problem: Value = serde_json::from_str(&text).unwrap();
             if status == 422 {
                 assert_eq!(problem["errors"][0]["field"], field, "{query}");
@@ -302,7 +326,17 @@ on_both_engines!(
         let rows = cells(&text);
         assert_eq!(
             rows[0],
-            ["ref", "lat", "lon", "feasible", "reason", "box_id", "distance_m", "free_ports", "error"]
+            [
+                "ref",
+                "lat",
+                "lon",
+                "feasible",
+                "reason",
+                "box_id",
+                "distance_m",
+                "free_ports",
+                "error"
+            ]
         );
         assert_eq!(rows.len(), 1 + points().len());
         for ((row, (reference, (lat, lon))), want) in rows[1..].iter().zip(points()).zip(expected) {
@@ -313,12 +347,22 @@ on_both_engines!(
             assert_eq!(row[3], want["feasible"].to_string());
             assert_eq!(row[4], want["reason"].as_str().unwrap_or(""));
             let nearest = &want["candidates"][0];
-            assert_eq!(row[5], nearest["box_id"].as_str().unwrap_or(""), "{reference}");
+            assert_eq!(
+                row[5],
+                nearest["box_id"].as_str().unwrap_or(""),
+                "{reference}"
+            );
             match nearest["distance_m"].as_f64() {
                 Some(d) => assert_eq!(row[6].parse::<f64>().unwrap(), d),
                 None => assert_eq!(row[6], ""),
             }
-            assert_eq!(row[7], nearest["free_ports"].as_u64().map(|n| n.to_string()).unwrap_or_default());
+            assert_eq!(
+                row[7],
+                nearest["free_ports"]
+                    .as_u64()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            );
             assert_eq!(row[8], "");
         }
         let (status, ct, text) = post_csv(
@@ -330,7 +374,10 @@ on_both_engines!(
         )
         .await;
         assert_eq!((status, ct.as_str()), (200, "application/x-ndjson"));
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines, *expected);
     }
 );
@@ -363,7 +410,10 @@ on_both_engines!(
         assert!(lines[5].starts_with("missing-lon,") && lines[5].ends_with(",validation_failed"));
         assert!(lines[6].starts_with("last,") && lines[6].ends_with(','));
         let (_, _, text) = post_csv(&app, "", &admin, Some("application/x-ndjson"), body).await;
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines[1]["error"]["errors"][0]["field"], "lat");
         assert_eq!(lines[2]["error"]["code"], "not_found");
         assert_eq!(lines[3]["ref"], "quoted, ref");
@@ -375,21 +425,42 @@ on_both_engines!(
 on_both_engines!(
     rows_past_batch_max_items_end_the_answer_with_one_payload_too_large_row,
     |app: TestApp| async move {
-        let app = app.with_fixture().await.restart_with(|c| c.batch_max_items = 3).await;
+        let app = app
+            .with_fixture()
+            .await
+            .restart_with(|c| c.batch_max_items = 3)
+            .await;
         let admin = app.admin();
         let (status, _, text) = post_csv(&app, "", &admin, None, csv_of(&points())).await;
         assert_eq!(status, 200);
         let rows = cells(&text);
         assert_eq!(rows.len(), 1 + 3 + 1, "{text}");
         assert_eq!(rows[3][0], "near-b");
-        assert_eq!(rows[4], ["", "", "", "", "", "", "", "", "payload_too_large"]);
-        let (_, _, text) =
-            post_csv(&app, "", &admin, Some("application/x-ndjson"), csv_of(&points())).await;
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            rows[4],
+            ["", "", "", "", "", "", "", "", "payload_too_large"]
+        );
+        let (_, _, text) = post_csv(
+            &app,
+            "",
+            &admin,
+            Some("application/x-ndjson"),
+            csv_of(&points()),
+        )
+        .await;
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[3]["ref"], Value::Null);
         assert_eq!(lines[3]["error"]["code"], "payload_too_large");
-        assert!(lines[3]["error"]["errors"][0]["message"].as_str().unwrap().contains("batch_max_items (3)"));
+        assert!(
+            lines[3]["error"]["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("batch_max_items (3)")
+        );
         // Exactly the limit: every row answered, nothing more.
         let (_, _, text) = post_csv(&app, "", &admin, None, csv_of(&points()[..3])).await;
         assert_eq!(cells(&text).len(), 4);
@@ -431,14 +502,25 @@ on_both_engines!(
         std::fs::write(&file, &text).unwrap();
         for (format, accept) in [("csv", None), ("ndjson", Some("application/x-ndjson"))] {
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_feasibility"))
-                .args(["check", file.to_str().unwrap(), "--plan-id", "fibra-600", "--radius-m", "300"])
+                .args([
+                    "check",
+                    file.to_str().unwrap(),
+                    "--plan-id",
+                    "fibra-600",
+                    "--radius-m",
+                    "300",
+                ])
                 .args(["--projects", "p1,p2", "--format", format])
                 .current_dir(dir.path())
                 .env("FEASIBILITY_DATABASE_URL", &app.config.database_url)
                 .output()
                 .expect("the binary runs");
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let (status, _, answered) = post_csv(
                 &app,
                 "?plan_id=fibra-600&radius_m=300&projects=p1,p2",
@@ -449,7 +531,10 @@ on_both_engines!(
             .await;
             assert_eq!(status, 200);
             assert_eq!(stdout, answered, "{format}");
-            assert_eq!(stdout.lines().count(), points().len() + 1 + usize::from(format == "csv"));
+            assert_eq!(
+                stdout.lines().count(),
+                points().len() + 1 + usize::from(format == "csv")
+            );
         }
         // A refused batch-level field: the reason on stderr, a failing status.
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_feasibility"))

@@ -12,8 +12,8 @@ pub use write::Format;
 use super::{App, FeasibilityError, Rule, View};
 use crate::domain::Coord;
 use crate::domain::batch::{
-    BatchOptions, BatchRequest, DEFAULT_BATCH_LIMIT, ItemError, ItemPoint, MAX_JSON_ITEMS,
-    Summary, item_from_json, item_ref,
+    BatchOptions, BatchRequest, DEFAULT_BATCH_LIMIT, ItemError, ItemPoint, MAX_JSON_ITEMS, Summary,
+    item_from_json, item_ref,
 };
 use crate::domain::feasibility::{FeasibilityOptions, ProjectScope, Reason};
 use crate::domain::settings::Settings;
@@ -160,7 +160,11 @@ impl JsonBatch {
 impl App {
     /// Starts a batch for a caller that may see `scope`: the plans and the index as they
     /// are now, for every row.
-    pub fn batch(&self, options: &BatchOptions, scope: &ProjectScope) -> Result<Batch, FeasibilityError> {
+    pub fn batch(
+        &self,
+        options: &BatchOptions,
+        scope: &ProjectScope,
+    ) -> Result<Batch, FeasibilityError> {
         Batch::new(self.view(), &self.settings(), options, scope)
     }
 
@@ -173,7 +177,10 @@ impl App {
         input: S,
         format: Format,
         max_items: usize,
-    ) -> Result<impl futures_util::Stream<Item = Result<actix_web::web::Bytes, E>> + 'static, StartError<E>>
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<actix_web::web::Bytes, E>> + 'static,
+        StartError<E>,
+    >
     where
         S: futures_util::Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin + 'static,
         E: 'static,

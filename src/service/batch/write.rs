@@ -111,7 +111,10 @@ impl Writer {
 
 /// A CSV cell, quoted when it holds a separator, a quote or a line break.
 fn cell(out: &mut Vec<u8>, text: &str) {
-    if !text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
         out.extend_from_slice(text.as_bytes());
         return;
     }
@@ -141,7 +144,12 @@ mod tests {
     #[test]
     fn a_refused_row_carries_its_code_in_the_last_column() {
         let mut w = Writer::new(Format::Csv, 0);
-        w.row(Some("x"), "91", "0", &Err(ItemError::invalid(Invalid::one("lat", "no"))));
+        w.row(
+            Some("x"),
+            "91",
+            "0",
+            &Err(ItemError::invalid(Invalid::one("lat", "no"))),
+        );
         w.cut_short("payload_too_large", "more rows".into());
         let text = String::from_utf8(w.out).unwrap();
         let lines: Vec<_> = text.lines().collect();

@@ -85,19 +85,27 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 reset_peak() { echo 5 > "/proc/$pid/clear_refs"; }
 peak() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
 
+# The server's CPU time (user + system), in clock ticks: its own cost per point, apart
+# from curl's and from whatever else the shared machine runs meanwhile.
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
 batch() { # name, file: one CSV batch over HTTP, timed, its memory measured
-  local before took rows
+  local before took rows ticks
   before=$(rss)
   reset_peak
+  ticks=$(server_ticks)
   took=$(curl -sS --fail -X POST -T "$2" -H 'Content-Type: text/csv' -H "Authorization: Bearer $token" \
     -o "$work/$1.out" -w '%{time_total}' "$base/feasibility/batch?plan_id=$PLAN&radius_m=$RADIUS")
   rows=$(( $(wc -l < "$2") - 1 ))
   [ "$(( $(wc -l < "$work/$1.out") - 1 ))" = "$rows" ] || { echo "$1: $rows rows sent, $(wc -l < "$work/$1.out") lines back"; exit 1; }
-  python3 - "$1" "$rows" "$took" "$before" "$(peak)" <<'PY'
+  ticks=$(( $(server_ticks) - ticks ))
+  python3 - "$1" "$rows" "$took" "$before" "$(peak)" "$ticks" "$ticks_per_s" <<'PY'
 import sys
-name, rows, took, before, peak = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+name, rows, took, before, peak, ticks, per_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 print(f"batch over HTTP, CSV in and out, {name}: {rows} points in {took:.2f} s = {rows / took:.0f} points/s; "
-      f"server peak RSS +{(peak - before) / 1024:.1f} MiB over {before / 1024:.0f} MiB resident before")
+      f"server peak RSS +{(peak - before) / 1024:.1f} MiB over {before / 1024:.0f} MiB resident before; "
+      f"server CPU {ticks / per_s / rows * 1e6:.2f} us/point")
 PY
 }
 

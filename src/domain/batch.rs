@@ -109,6 +109,9 @@ pub struct ItemError {
 }
 
 impl ItemError {
+    /// The code of a streamed answer's last row when it was cut short.
+    pub const TOO_LARGE: &'static str = "payload_too_large";
+
     pub fn invalid(invalid: Invalid) -> Self {
         Self {
             code: "validation_failed",

@@ -160,3 +160,20 @@ fn accepts_ndjson(req: &HttpRequest) -> bool {
         .iter()
         .any(|t| t == "application/x-ndjson")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::batch::ItemError;
+    use crate::domain::validation::Invalid;
+    use crate::http::code::Code;
+
+    #[test]
+    fn an_items_code_is_that_of_the_same_failure_on_post_feasibility() {
+        assert_eq!(
+            ItemError::invalid(Invalid::one("lat", "x")).code,
+            Code::ValidationFailed.name()
+        );
+        assert_eq!(ItemError::unknown_plan("x").code, Code::NotFound.name());
+        assert_eq!(ItemError::TOO_LARGE, Code::PayloadTooLarge.name());
+    }
+}

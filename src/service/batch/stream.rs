@@ -110,7 +110,7 @@ where
             match read {
                 Read::Row if st.answered == st.max_items => {
                     st.writer.cut_short(
-                        "payload_too_large",
+                        ItemError::TOO_LARGE,
                         format!(
                             "more than batch_max_items ({}) rows: the rows after it were not answered",
                             st.max_items
@@ -126,7 +126,7 @@ where
                 Read::End => st.done = true,
                 Read::TooLong => {
                     st.writer.cut_short(
-                        "payload_too_large",
+                        ItemError::TOO_LARGE,
                         format!(
                             "row {} is longer than {MAX_ROW_BYTES} bytes: the rows from it on were not answered",
                             st.answered + 1

@@ -142,9 +142,17 @@ mod tests {
     fn read_all(chunks: &[&str]) -> (Vec<Vec<String>>, Read) {
         let mut rows = Rows::new();
         let mut out = Vec::new();
-        let mut inputs = chunks.iter().map(|c| c.as_bytes()).chain([&b""[..]]);
-        let mut input = inputs.next().unwrap();
+        // An empty slice is the end of the body: the next chunk is given as soon as one is
+        // used up, and an empty one never.
+        let mut pending = chunks
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.as_bytes());
+        let mut input: &[u8] = &[];
         loop {
+            if input.is_empty() {
+                input = pending.next().unwrap_or_default();
+            }
             let (read, used) = rows.read(input);
             input = &input[used..];
             match read {
@@ -153,7 +161,7 @@ mod tests {
                         .map(|i| String::from_utf8(rows.field(i).unwrap().to_vec()).unwrap())
                         .collect(),
                 ),
-                Read::NeedInput => input = inputs.next().unwrap(),
+                Read::NeedInput => {}
                 end => return (out, end),
             }
         }

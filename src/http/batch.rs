@@ -74,7 +74,7 @@ pub struct BatchAnswer {
         ("limit" = Option<i64>, Query, description = "CSV only: candidates per row in NDJSON (default 1)", minimum = 1, maximum = 50),
         ("projects" = Option<String>, Query, description = "CSV only: comma-separated projects narrowing the token's"),
         ("tags" = Option<String>, Query, description = "CSV only: comma-separated tags in force with the plan's"),
-        ("record_demand" = Option<bool>, Query, description = "CSV only: count the answers as demand (default false)"),
+        ("record_demand" = Option<bool>, Query, description = "CSV only (a JSON batch with a query parameter is 422): count the answers as demand (default false)"),
     ),
     request_body(description = "A JSON batch, or CSV rows of points",
         content((BatchRequest = "application/json"), (String = "text/csv"))),
@@ -101,6 +101,13 @@ pub async fn batch(
     let scope = caller.projects();
     if !is_csv(&req) {
         json_content_type(&req)?;
+        // A JSON batch's fields are in its body: a query parameter would pass silently.
+        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes()).next() {
+            return Err(ApiError::invalid(
+                &name,
+                "is a query parameter of CSV batches: give it in the JSON body",
+            ));
+        }
         let bytes = read_body(&req, &mut payload, JSON_BODY_LIMIT).await?;
         let body: BatchRequest = parse_json(&bytes)?;
         // Ten thousand queries are tens of milliseconds: not on the threads that answer.

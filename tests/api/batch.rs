@@ -241,6 +241,13 @@ on_both_engines!(
             assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.body);
         }
         app.post(
+            "/feasibility/batch?radius_m=100",
+            &admin,
+            json!({"items": [item]}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+        app.post(
             "/feasibility/batch",
             &admin,
             json!({"plan_id": "no-such-plan", "items": [item]}),

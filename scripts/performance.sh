@@ -39,13 +39,15 @@ step "a large import over HTTP on each engine (scripts/import-test.sh)"
 BOXES=$load_boxes bash scripts/import-test.sh > "$out/import.txt"
 step "webhooks under load on each engine (scripts/webhook-bench.sh)"
 BOXES=$((load_boxes < 200000 ? load_boxes : 200000)) bash scripts/webhook-bench.sh > "$out/webhooks.txt"
+step "batch feasibility: HTTP, PostGIS set-based, one by one (scripts/batch-bench.sh)"
+BOXES=$load_boxes bash scripts/batch-bench.sh > "$out/batch.txt"
 step "done; raw output in $out"
 
 python3 - "$out" "$index_boxes" "$load_boxes" <<'PY'
 import re, sys
 out, index_boxes, load_boxes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 text = {name: open(f"{out}/{name}.txt").read()
-        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import", "webhooks")}
+        for name in ("index", "load", "reservations", "http-sqlite", "http-postgres", "import", "webhooks", "batch")}
 
 def seconds(value, unit):
     return float(value) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
@@ -131,6 +133,16 @@ row("an import raises peak memory by ≤ 3·S + 300 MiB",
     all(r <= b for _, r, b, _ in imports.values()))
 row("no query waits over 1 s during an import",
     ", ".join(f"{e} {g:.3f} s" for e, (_, _, _, g) in imports.items()), max(g for _, _, _, g in imports.values()) <= 1)
+
+batch = find(r"^batch over HTTP, CSV in and out, all: (\d+) points in [\d.]+ s = (\d+) points/s; server peak RSS \+([\d.]+) MiB", "batch")
+tenth = find(r"^batch over HTTP, CSV in and out, a tenth: (\d+) points .* server peak RSS \+([\d.]+) MiB", "batch")
+pg_batch = int(find(r"^PostGIS, one set-based query .* = (\d+) points/s", "batch").group(1))
+one_by_one = int(find(r"^one by one to POST /feasibility: (\d+) points/s", "batch").group(1))
+points, per_s = int(batch.group(1)), int(batch.group(2))
+row(f"batch over HTTP ≥ 100,000 points/s at {load_boxes:,} boxes (CSV in and out)",
+    f"{per_s:,} points/s ({points:,} points); PostGIS set-based {pg_batch:,}/s; one by one {one_by_one:,}/s; "
+    f"server peak RSS +{float(batch.group(3)):.0f} MiB ({int(tenth.group(1)):,} points: +{float(tenth.group(2)):.0f} MiB)",
+    per_s >= 100_000)
 
 print("\n| target | measured | met? |\n|---|---|---|")
 for r in rows:

@@ -62,6 +62,8 @@ pub struct Config {
     pub json_body_limit_bytes: usize,
     /// Largest inventory import body, bytes.
     pub import_body_limit_bytes: usize,
+    /// Rows one CSV batch answers at most (`POST /feasibility/batch`).
+    pub batch_max_items: usize,
     /// Database connections per replica.
     pub max_connections: u32,
     /// Seconds a request waits for a database connection before answering 503.
@@ -113,6 +115,7 @@ impl Default for Config {
             reservation_ttl_s: s.reservation_ttl_s,
             json_body_limit_bytes: 64 * 1024,
             import_body_limit_bytes: 256 * 1024 * 1024,
+            batch_max_items: 1_000_000,
             max_connections: 16,
             db_acquire_timeout_s: 3,
             log_format: LogFormat::Human,

@@ -1,5 +1,6 @@
 //! The HTTP API: one router function used by the server and the tests.
 
+mod batch;
 mod check;
 pub mod client_address;
 pub mod code;
@@ -22,6 +23,11 @@ mod settings;
 mod webhooks;
 
 pub use error::ApiError;
+
+/// The most rows of one CSV batch, as app data.
+pub fn batch_limit(rows: usize) -> batch::BatchLimit {
+    batch::BatchLimit(rows)
+}
 
 /// The import body limit as app data.
 pub fn inventory_limit(bytes: usize) -> inventory::ImportLimit {
@@ -127,6 +133,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .post(feasibility::feasibility)
                 .done(),
         )
+        .service(resource("/feasibility/batch").post(batch::batch).done())
         .service(resource("/inventory/import").post(inventory::import).done())
         .service(resource("/boxes").get(inventory::boxes_in_bbox).done())
         .service(resource("/boxes/{id}").get(inventory::get_box).done())

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    check, feasibility, features, health, integrations, inventory, me, plans, reservations,
+    batch, check, feasibility, features, health, integrations, inventory, me, plans, reservations,
     settings, webhooks,
 };
 use actix_web::HttpResponse;
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         feasibility::feasibility,
+        batch::batch,
         check::check,
         check::preflight,
         reservations::create,

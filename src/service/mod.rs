@@ -3,12 +3,12 @@
 //! step with the store after a write.
 
 use crate::auth::TokenKeys;
-use crate::domain::feasibility::{FeasibilityRequest, ProjectScope, tags_in_force};
+use crate::domain::feasibility::{FeasibilityRequest, ProjectScope};
 use crate::domain::import::{ImportBatch, ImportMode};
 use crate::domain::network::Plan;
 use crate::domain::settings::{Settings, SettingsPatch};
 use crate::domain::validation::Invalid;
-use crate::index::{Answer, Index, Query};
+use crate::index::{Answer, Index};
 use crate::store::{ImportOutcome, Store, StoreError};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -16,9 +16,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub mod alerts;
+pub mod answer;
+pub mod batch;
 mod check;
 pub mod credentials;
 pub mod delivery;
+mod feasibility;
 mod features;
 mod hold_queue;
 pub mod integrations;
@@ -28,6 +31,7 @@ mod refresh;
 mod reservations;
 mod sync;
 pub mod webhooks;
+pub use feasibility::{Rule, View};
 pub use features::region_item_id;
 pub use reads::{MapBoxes, NotReady};
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
@@ -157,28 +161,12 @@ impl App {
         scope: &ProjectScope,
     ) -> Result<FeasibilityOutcome, FeasibilityError> {
         let params = req.parse(&self.settings())?;
-        let plans = self.plans.load();
-        let plan_tags = match &params.plan_id {
-            Some(id) => {
-                &plans
-                    .get(id)
-                    .ok_or_else(|| FeasibilityError::UnknownPlan(id.clone()))?
-                    .tags
-            }
-            None => &Vec::new(),
-        };
-        let tags = tags_in_force(plan_tags, &params.tags);
-        let scope = scope.narrow(params.projects.as_deref());
-        let answer = self.index.query(&Query {
-            at: params.at,
-            radius_m: params.radius_m,
-            tags: &tags,
-            scope: &scope,
-            limit: params.limit,
-        });
+        let view = self.view();
+        let rule = view.rule(&params.options, scope)?;
+        let answer = view.answer(&rule, params.at);
         Ok(FeasibilityOutcome {
-            radius_m: params.radius_m,
-            tags,
+            radius_m: rule.radius_m,
+            tags: rule.tags,
             answer,
         })
         .inspect(|o| crate::metrics::feasibility_answer(o.answer.reason))

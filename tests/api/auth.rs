@@ -17,6 +17,12 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
     let feas = json!({"lat": C.0, "lon": C.1}).to_string();
     vec![
         ("POST", "/feasibility", Some(feas.clone()), "feasibility"),
+        (
+            "POST",
+            "/feasibility/batch",
+            Some(json!({"items": [{"lat": C.0, "lon": C.1}]}).to_string()),
+            "feasibility",
+        ),
         ("POST", "/check", Some(feas), "feasibility"),
         (
             "POST",

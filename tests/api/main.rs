@@ -27,6 +27,7 @@ macro_rules! on_both_engines {
 }
 
 mod auth;
+mod batch;
 mod check;
 mod console;
 mod events;

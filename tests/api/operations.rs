@@ -334,13 +334,14 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 47] = [
+const ROUTES: [(&str, &str); 48] = [
     ("get", "/integrations/{id}/webhooks/{wid}/deliveries"),
     (
         "post",
         "/integrations/{id}/webhooks/{wid}/deliveries/{event_id}/retry",
     ),
     ("post", "/feasibility"),
+    ("post", "/feasibility/batch"),
     ("post", "/check"),
     ("options", "/check"),
     ("post", "/reservations"),

@@ -83,7 +83,8 @@ async fn subscribe(client: &reqwest::Client, base: &str, token: &str, port: u16)
     }
 }
 
-async fn measure(engine: &str, url: String, seconds: u64, clients: usize, webhook: bool) {
+/// One run; its durable reservations per second.
+async fn measure(engine: &str, url: String, seconds: u64, clients: usize, webhook: bool) -> f64 {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         database_url: url,
@@ -213,6 +214,43 @@ async fn measure(engine: &str, url: String, seconds: u64, clients: usize, webhoo
     if let Some(h) = hook {
         h.stop(true).await;
     }
+    n as f64 / elapsed
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs without and with a webhook in turn, `pairs` times (so that the machine's other
+/// work weighs on both alike), and prints the medians and their ratio.
+fn compare(
+    rt: &tokio::runtime::Runtime,
+    engine: &str,
+    url: impl Fn(usize) -> Option<String>,
+    seconds: u64,
+    clients: usize,
+    pairs: usize,
+) {
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        for webhook in [false, true] {
+            let Some(url) = url(2 * pair + webhook as usize) else {
+                return;
+            };
+            let rate = rt.block_on(measure(engine, url, seconds, clients, webhook));
+            match webhook {
+                true => with.push(rate),
+                false => without.push(rate),
+            }
+        }
+    }
+    let (a, b) = (median(without), median(with));
+    println!(
+        "{engine} median of {pairs} alternating runs: {a:.0} durable reservations/s without a webhook, \
+         {b:.0} with one: {:.2}x",
+        b / a
+    );
 }
 
 fn main() {
@@ -222,31 +260,43 @@ fn main() {
     } else {
         1
     };
+    let pairs = if benching {
+        env_or("BENCH_PAIRS", 3)
+    } else {
+        1
+    } as usize;
     let clients = env_or("BENCH_CLIENTS", 8) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for webhook in [false, true] {
-        let db = dir.path().join(format!("bench-{webhook}.db"));
-        rt.block_on(measure(
-            "sqlite",
-            format!("sqlite://{}", db.display()),
-            seconds,
-            clients,
-            webhook,
-        ));
-    }
-    for webhook in [false, true] {
-        if let Some(schema) = rt.block_on(common::pg_schema("bench")) {
-            rt.block_on(measure(
-                "postgres",
-                schema.url.clone(),
-                seconds,
-                clients,
-                webhook,
-            ));
-        }
-    }
+    compare(
+        &rt,
+        "sqlite",
+        |run| {
+            Some(format!(
+                "sqlite://{}",
+                dir.path().join(format!("bench-{run}.db")).display()
+            ))
+        },
+        seconds,
+        clients,
+        pairs,
+    );
+    // Each run's schema is dropped when its guard goes, after the run.
+    let schemas = std::sync::Mutex::new(Vec::new());
+    compare(
+        &rt,
+        "postgres",
+        |_| {
+            let schema = rt.block_on(common::pg_schema("bench"))?;
+            let url = schema.url.clone();
+            schemas.lock().unwrap().push(schema);
+            Some(url)
+        },
+        seconds,
+        clients,
+        pairs,
+    );
 }

@@ -14,9 +14,6 @@ CONNS=${CONNS:-16}
 if [ "${SMOKE:-0}" = 1 ]; then DURATION=${DURATION:-2s}; else DURATION=${DURATION:-20s}; fi
 seconds=${DURATION%s}
 
-if ! psql "$PG/postgres" -Atqc "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'" | grep -q 1; then
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "postgresql-$(ls /etc/postgresql | sort -n | tail -1)-postgis-3" >/dev/null
-fi
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
 
@@ -24,16 +21,8 @@ echo "== the service (HTTP, wrk, $CONNS connections)"
 DATABASE_URL="$PG/$DB" CONNS=$CONNS DURATION=$DURATION scripts/load-test.sh | tee /tmp/ftth-load.out
 
 echo "== PostGIS (pgbench, $CONNS connections, the same boxes)"
+bash scripts/postgis-setup.sh "$PG/$DB"
 psql "$PG/$DB" -q <<'SQL'
-CREATE EXTENSION IF NOT EXISTS postgis;
-ALTER TABLE boxes ADD COLUMN geog geography(Point, 4326), ADD COLUMN tags text[], ADD COLUMN free_ports int;
--- Free attendance ports per box kept on the row: the most favourable layout for the query.
-UPDATE boxes b SET geog = ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography,
-  tags = ARRAY(SELECT json_array_elements_text(region_tags::json)),
-  free_ports = COALESCE((SELECT SUM(GREATEST(s.ports - s.used - (SELECT COUNT(*) FROM reservations r
-       WHERE r.splitter_id = s.id AND r.status IN ('pending', 'confirmed')), 0))
-     FROM splitters s WHERE s.box_id = b.id AND s.kind = 'attendance'), 0);
-CREATE INDEX boxes_geog ON boxes USING gist (geog);
 -- 1,000 query points ~30 m from random boxes, as the HTTP run uses.
 CREATE TABLE pts AS
   SELECT row_number() OVER () AS i,

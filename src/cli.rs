@@ -55,6 +55,29 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Check the points of a CSV file (header `ref,lat,lon`, optionally `plan_id`) against
+    /// the database's network, as `POST /feasibility/batch` does; the answer (CSV or NDJSON)
+    /// goes to standard output. Reads only.
+    Check {
+        file: PathBuf,
+        /// Every row's plan unless the row has its own.
+        #[arg(long)]
+        plan_id: Option<String>,
+        /// Search radius, metres (default: the `default_radius_m` setting).
+        #[arg(long)]
+        radius_m: Option<f64>,
+        /// Comma-separated projects to search (default: all).
+        #[arg(long, value_delimiter = ',')]
+        projects: Option<Vec<String>>,
+        /// Comma-separated tags in force with the plan's.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Candidates per row in NDJSON (default 1).
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: CheckFormat,
+    },
     /// Manage integrations (partner systems).
     #[command(subcommand)]
     Integration(IntegrationCommand),
@@ -75,6 +98,13 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
+}
+
+/// What `check` answers in.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CheckFormat {
+    Csv,
+    Ndjson,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +165,29 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             project,
             replace,
         } => import(config, file, project, replace).await,
+        Command::Check {
+            file,
+            plan_id,
+            radius_m,
+            projects,
+            tags,
+            limit,
+            format,
+        } => {
+            let options = crate::domain::batch::BatchOptions {
+                plan_id,
+                tags,
+                radius_m,
+                limit,
+                projects,
+                record_demand: false,
+            };
+            let format = match format {
+                CheckFormat::Csv => crate::service::batch::Format::Csv,
+                CheckFormat::Ndjson => crate::service::batch::Format::Ndjson,
+            };
+            check(config, file, options, format).await
+        }
         Command::Token {
             sub,
             projects,
@@ -239,6 +292,77 @@ async fn import(
     let mut answer = serde_json::to_value(&outcome)?;
     answer["warnings"] = serde_json::to_value(batch.warnings())?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+/// `check FILE.csv`: the batch of `POST /feasibility/batch` against the network in the
+/// database, loaded as `serve` loads it, without a server and without writing anything.
+async fn check(
+    config: Config,
+    file: PathBuf,
+    options: crate::domain::batch::BatchOptions,
+    format: crate::service::batch::Format,
+) -> anyhow::Result<()> {
+    use crate::service::batch::{Batch, BatchError, StartError};
+    use futures_util::StreamExt;
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+    let input = tokio::fs::File::open(&file)
+        .await
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let store = connect(&config).await?;
+    // A database no service has started on yet has the configuration's first settings.
+    let settings = match store.settings().await {
+        Ok(s) => s,
+        Err(_) => config
+            .first_settings()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+    };
+    let plans = store.plans().await?;
+    let index = crate::index::Index::new();
+    index.replace_all(store.load_index().await?);
+    store.close().await;
+    let view = crate::service::View::new(plans, index.snapshot());
+    let scope = crate::domain::feasibility::ProjectScope::All;
+    let refused = |e: BatchError| match e {
+        BatchError::Refused(crate::service::FeasibilityError::UnknownPlan(id)) => {
+            anyhow::anyhow!("--plan-id: no plan {id:?}")
+        }
+        BatchError::Refused(crate::service::FeasibilityError::Invalid(invalid))
+        | BatchError::Header(invalid) => {
+            for f in &invalid.0 {
+                eprintln!("{}: {}", f.field, f.message);
+            }
+            anyhow::anyhow!("{} refused: nothing checked", file.display())
+        }
+        BatchError::TooManyItems(n) => anyhow::anyhow!("more than {n} rows"),
+    };
+    let batch = Batch::new(view, &settings, &options, &scope)
+        .map_err(|e| refused(BatchError::Refused(e)))?;
+    let chunks = Box::pin(futures_util::stream::unfold(input, |mut f| async move {
+        let mut buf = vec![0; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(actix_web::web::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    }));
+    let answer = crate::service::batch::answer_csv(batch, chunks, format, config.batch_max_items)
+        .await
+        .map_err(|e| match e {
+            StartError::Refused(e) => refused(e),
+            StartError::Input(e) => anyhow::anyhow!("cannot read {}: {e}", file.display()),
+        })?;
+    let mut answer = std::pin::pin!(answer);
+    let mut stdout = std::io::stdout().lock();
+    while let Some(chunk) = answer.next().await {
+        let chunk = chunk.with_context(|| format!("cannot read {}", file.display()))?;
+        stdout.write_all(&chunk)?;
+    }
+    stdout.flush()?;
     Ok(())
 }
 

@@ -62,6 +62,8 @@ pub struct Config {
     pub json_body_limit_bytes: usize,
     /// Largest inventory import body, bytes.
     pub import_body_limit_bytes: usize,
+    /// Rows one CSV batch answers at most (`POST /feasibility/batch`).
+    pub batch_max_items: usize,
     /// Database connections per replica.
     pub max_connections: u32,
     /// Seconds a request waits for a database connection before answering 503.
@@ -101,6 +103,10 @@ pub struct Config {
     pub demand_counting: bool,
     /// Seconds after registration at which an interest's contact data is erased.
     pub interest_ttl_s: u64,
+    /// An XYZ tile URL template (`https://tiles.example/{z}/{x}/{y}.png`) drawn under the
+    /// console's map; without it the console draws no base map and loads nothing from
+    /// elsewhere.
+    pub console_basemap_url: Option<String>,
 }
 
 impl Default for Config {
@@ -116,6 +122,7 @@ impl Default for Config {
             reservation_ttl_s: s.reservation_ttl_s,
             json_body_limit_bytes: 64 * 1024,
             import_body_limit_bytes: 256 * 1024 * 1024,
+            batch_max_items: 1_000_000,
             max_connections: 16,
             db_acquire_timeout_s: 3,
             log_format: LogFormat::Human,
@@ -133,6 +140,7 @@ impl Default for Config {
             demand_flush_s: 10,
             demand_counting: true,
             interest_ttl_s: 15_552_000,
+            console_basemap_url: None,
         }
     }
 }
@@ -235,6 +243,10 @@ impl Config {
             return Err(ConfigError("max_connections: must be at least 1".into()));
         }
         self.check_alerts()?;
+        if let Some(url) = &self.console_basemap_url {
+            crate::http::console::tile_origin(url)
+                .map_err(|e| ConfigError(format!("console_basemap_url: {e}")))?;
+        }
         Ok(self)
     }
 

@@ -99,10 +99,14 @@ impl Application {
         let metrics = web::Data::new(crate::metrics::handle());
         let body_limit = BodyLimit(config.json_body_limit_bytes);
         let import_limit = http::inventory_limit(config.import_body_limit_bytes);
+        let batch_limit = http::batch_limit(config.batch_max_items);
         let webhook_urls = web::Data::new(crate::service::webhooks::UrlPolicy {
             allow_http: config.webhook_allow_http,
             allow_private: config.webhook_allow_private,
         });
+        let console = web::Data::new(http::console::Console::new(
+            config.console_basemap_url.clone(),
+        ));
         let state = app.clone();
         let server = HttpServer::new(move || {
             actix_web::App::new()
@@ -114,7 +118,9 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(body_limit)
                 .app_data(import_limit)
+                .app_data(batch_limit)
                 .app_data(webhook_urls.clone())
+                .app_data(console.clone())
                 .configure(http::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound("this path".into()))

@@ -46,8 +46,8 @@ impl CheckRequest {
         let p = as_feasibility.parse(settings)?;
         Ok(CheckParams {
             at: p.at,
-            radius_m: p.radius_m,
-            plan_id: p.plan_id,
+            radius_m: p.options.radius_m,
+            plan_id: p.options.plan_id,
         })
     }
 }

@@ -132,6 +132,13 @@ pub struct Text(#[allow(dead_code)] String);
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeasibilityParams {
     pub at: Coord,
+    pub options: FeasibilityOptions,
+}
+
+/// What every point of a question is checked against (the whole request of
+/// `POST /feasibility` but its point; a batch's fields but its items).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeasibilityOptions {
     pub radius_m: f64,
     pub limit: usize,
     pub plan_id: Option<String>,
@@ -139,23 +146,25 @@ pub struct FeasibilityParams {
     pub projects: Option<Vec<String>>,
 }
 
-impl FeasibilityRequest {
-    /// Checks every field against the settings in force, reporting all problems at once.
-    pub fn parse(&self, settings: &Settings) -> Result<FeasibilityParams, Invalid> {
-        let mut invalid = Invalid::default();
-        let lat = self.lat.unwrap_or_else(|| {
-            invalid.add("lat", "is required");
-            0.0
-        });
-        let lon = self.lon.unwrap_or_else(|| {
-            invalid.add("lon", "is required");
-            0.0
-        });
-        let at = Coord::parse(lat, lon).unwrap_or_else(|e| {
-            let field = if e == CoordError::Lat { "lat" } else { "lon" };
-            invalid.add(field, e);
-            Coord::parse(0.0, 0.0).expect("origin is a position")
-        });
+/// The options as sent, borrowed from a request or a batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionsIn<'a> {
+    pub radius_m: Option<f64>,
+    pub limit: Option<i64>,
+    pub plan_id: Option<&'a str>,
+    pub tags: &'a [String],
+    pub projects: Option<&'a [String]>,
+}
+
+impl OptionsIn<'_> {
+    /// Checks every field against the settings in force, adding each problem to `invalid`;
+    /// `default_limit` is the request kind's (5 for one point, 1 for a batch).
+    pub fn parse(
+        &self,
+        default_limit: i64,
+        settings: &Settings,
+        invalid: &mut Invalid,
+    ) -> FeasibilityOptions {
         let radius_m = self.radius_m.unwrap_or(settings.default_radius_m);
         if !(radius_m.is_finite() && radius_m > 0.0) {
             invalid.add("radius_m", "must be greater than 0");
@@ -165,11 +174,11 @@ impl FeasibilityRequest {
                 format!("must not exceed max_radius_m ({})", settings.max_radius_m),
             );
         }
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        let limit = self.limit.unwrap_or(default_limit);
         if !(1..=MAX_LIMIT).contains(&limit) {
             invalid.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
         }
-        if let Some(plan) = &self.plan_id
+        if let Some(plan) = self.plan_id
             && let Err(m) = check_text(plan)
         {
             invalid.add("plan_id", m);
@@ -179,19 +188,53 @@ impl FeasibilityRequest {
                 invalid.add(format!("tags[{i}]"), m);
             }
         }
-        for (i, p) in self.projects.iter().flatten().enumerate() {
+        for (i, p) in self.projects.iter().copied().flatten().enumerate() {
             if let Err(m) = check_text(p) {
                 invalid.add(format!("projects[{i}]"), m);
             }
         }
-        invalid.or_ok(FeasibilityParams {
-            at,
+        FeasibilityOptions {
             radius_m,
             limit: limit.clamp(1, MAX_LIMIT) as usize,
-            plan_id: self.plan_id.clone(),
-            tags: self.tags.clone(),
-            projects: self.projects.clone(),
-        })
+            plan_id: self.plan_id.map(str::to_owned),
+            tags: self.tags.to_vec(),
+            projects: self.projects.map(<[String]>::to_vec),
+        }
+    }
+}
+
+/// Checks a point given as `lat` and `lon`, adding each problem to `invalid` (the origin
+/// stands in for a refused point).
+pub fn parse_point(lat: Option<f64>, lon: Option<f64>, invalid: &mut Invalid) -> Coord {
+    let lat = lat.unwrap_or_else(|| {
+        invalid.add("lat", "is required");
+        0.0
+    });
+    let lon = lon.unwrap_or_else(|| {
+        invalid.add("lon", "is required");
+        0.0
+    });
+    Coord::parse(lat, lon).unwrap_or_else(|e| {
+        let field = if e == CoordError::Lat { "lat" } else { "lon" };
+        invalid.add(field, e);
+        Coord::parse(0.0, 0.0).expect("origin is a position")
+    })
+}
+
+impl FeasibilityRequest {
+    /// Checks every field against the settings in force, reporting all problems at once.
+    pub fn parse(&self, settings: &Settings) -> Result<FeasibilityParams, Invalid> {
+        let mut invalid = Invalid::default();
+        let at = parse_point(self.lat, self.lon, &mut invalid);
+        let options = OptionsIn {
+            radius_m: self.radius_m,
+            limit: self.limit,
+            plan_id: self.plan_id.as_deref(),
+            tags: &self.tags,
+            projects: self.projects.as_deref(),
+        }
+        .parse(DEFAULT_LIMIT, settings, &mut invalid);
+        invalid.or_ok(FeasibilityParams { at, options })
     }
 }
 
@@ -240,7 +283,7 @@ mod tests {
     #[test]
     fn the_radius_defaults_to_the_setting_and_may_not_exceed_the_maximum() {
         let s = Settings::default();
-        assert_eq!(req(0.0, 0.0).parse(&s).unwrap().radius_m, 250.0);
+        assert_eq!(req(0.0, 0.0).parse(&s).unwrap().options.radius_m, 250.0);
         let mut r = req(0.0, 0.0);
         r.radius_m = Some(2000.5);
         assert_eq!(r.parse(&s).unwrap_err().0[0].field, "radius_m");

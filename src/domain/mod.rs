@@ -1,6 +1,7 @@
 //! Pure types and rules of the service; no I/O.
 
 pub mod alert;
+pub mod batch;
 pub mod check;
 pub mod demand;
 pub mod feasibility;

@@ -47,6 +47,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A JSON batch with more items than it may have.
+    #[error("more than {0} items: send at most {0} in one JSON batch, or the points as CSV")]
+    TooManyItems(usize),
     /// The body's `Content-Type` is not one the endpoint takes; the detail names those.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -91,7 +94,7 @@ impl ApiError {
             Self::ForbiddenAddress => Code::ForbiddenAddress,
             Self::NotFound(_) => Code::NotFound,
             Self::MethodNotAllowed(_) => Code::MethodNotAllowed,
-            Self::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Self::PayloadTooLarge(_) | Self::TooManyItems(_) => Code::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
             Self::Unavailable => Code::ServiceUnavailable,

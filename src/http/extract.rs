@@ -86,6 +86,20 @@ impl Caller {
         }
     }
 
+    /// The scopes this caller holds (none for a publishable key, which may only check).
+    pub fn scopes(&self) -> Vec<Scope> {
+        Scope::ALL.into_iter().filter(|s| self.has(*s)).collect()
+    }
+
+    /// `token`, `secret_key` or `publishable_key`.
+    pub fn kind(&self) -> &'static str {
+        match &self.principal {
+            Principal::Token(_) => "token",
+            Principal::Key(k) if k.key.kind == KeyKind::Publishable => "publishable_key",
+            Principal::Key(_) => "secret_key",
+        }
+    }
+
     /// What a reservation's `created_by` records: the token's `sub`, or the key's
     /// integration.
     pub fn creator(&self) -> &str {

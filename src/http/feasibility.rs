@@ -3,62 +3,10 @@ use super::error::Problem;
 use super::extract::{Caller, Json};
 use crate::auth::Scope;
 use crate::domain::feasibility::{FeasibilityRequest, Reason};
-use crate::index::Candidate;
+use crate::service::answer::{CandidateOut, CandidatesOut};
 use crate::service::{App, FeasibilityError, FeasibilityOutcome};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SplitterOut<'a> {
-    id: &'a str,
-    free_ports: u32,
-}
-
-/// One candidate as answered. Serialised straight from the index's candidate: an answer
-/// is written into one buffer without building a copy of it first.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CandidateOut<'a> {
-    box_id: &'a str,
-    project: &'a str,
-    name: &'a str,
-    lat: f64,
-    lon: f64,
-    distance_m: f64,
-    free_ports: u32,
-    #[schema(value_type = Vec<SplitterOut>)]
-    splitters: SplittersOut<'a>,
-}
-
-/// A candidate's splitters with free ports, serialised as a list of [`SplitterOut`].
-pub struct SplittersOut<'a>(&'a Candidate);
-
-impl Serialize for SplittersOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.0
-                .splitters()
-                .map(|(id, free_ports)| SplitterOut { id, free_ports }),
-        )
-    }
-}
-
-/// The candidates, serialised as a list of [`CandidateOut`].
-pub struct CandidatesOut<'a>(&'a [Candidate]);
-
-impl Serialize for CandidatesOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|c| CandidateOut {
-            box_id: c.box_id(),
-            project: c.project(),
-            name: c.name(),
-            lat: c.lat(),
-            lon: c.lon(),
-            distance_m: c.distance_m,
-            free_ports: c.free_ports,
-            splitters: SplittersOut(c),
-        }))
-    }
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FeasibilityOut<'a> {

@@ -255,3 +255,46 @@ pub async fn boxes_in_bbox(
             truncated,
         }))
 }
+
+/// Boxes one `GET /map/boxes` returns at most.
+pub(crate) const MAX_MAP_LIMIT: usize = 200_000;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MapParams {
+    /// `minLon,minLat,maxLon,maxLat`
+    bbox: Option<String>,
+    project: Option<String>,
+    /// Default and most 200,000.
+    #[param(minimum = 1, maximum = 200000)]
+    limit: Option<usize>,
+}
+
+/// `GET /map/boxes?bbox=&project=&limit=`: a map window's boxes as parallel lists.
+#[utoipa::path(get, path = "/map/boxes", operation_id = "map_boxes", tag = "inventory", params(MapParams),
+    responses((status = 200, description = "The window's boxes as parallel lists (id, position, status, free ports): what a map draws, compactly", body = crate::service::MapBoxes), (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn map_boxes(
+    app: web::Data<App>,
+    caller: Caller,
+    Query(params): Query<MapParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&READ)?;
+    let bbox = parse_bbox(
+        params
+            .bbox
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid("bbox", "is required"))?,
+    )?;
+    let limit = params.limit.unwrap_or(MAX_MAP_LIMIT);
+    if !(1..=MAX_MAP_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_MAP_LIMIT}"),
+        ));
+    }
+    let scope = match &params.project {
+        Some(p) => caller.projects().narrow(Some(std::slice::from_ref(p))),
+        None => caller.projects(),
+    };
+    Ok(HttpResponse::Ok().json(app.map_boxes(bbox, &scope, limit)))
+}

@@ -140,6 +140,10 @@ pub async fn around(
         HeaderValue::from_str(&id).expect("checked to be visible ASCII"),
     );
     for (name, value) in SECURITY_HEADERS {
+        // The console's files carry a policy of their own (`http::console`).
+        if name == "content-security-policy" && headers.contains_key(name) {
+            continue;
+        }
         headers.insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),

@@ -1,8 +1,10 @@
 //! The HTTP API: one router function used by the server and the tests.
 
+mod batch;
 mod check;
 pub mod client_address;
 pub mod code;
+pub mod console;
 mod cursor;
 mod demand;
 pub mod error;
@@ -13,6 +15,7 @@ mod health;
 mod integrations;
 mod interests;
 mod inventory;
+mod me;
 pub mod middleware;
 pub mod openapi;
 mod plans;
@@ -22,6 +25,11 @@ mod settings;
 mod webhooks;
 
 pub use error::ApiError;
+
+/// The most rows of one CSV batch, as app data.
+pub fn batch_limit(rows: usize) -> batch::BatchLimit {
+    batch::BatchLimit(rows)
+}
 
 /// The import body limit as app data.
 pub fn inventory_limit(bytes: usize) -> inventory::ImportLimit {
@@ -94,6 +102,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz).done())
         .service(resource("/metrics").get(health::metrics).done())
         .service(resource("/openapi.json").get(openapi::openapi_json).done())
+        // The console's page and files: for browsers, not part of the API's document.
+        .service(resource("/console").get(console::page).done())
+        .service(resource("/console/config.json").get(console::config).done())
+        .service(resource("/console/{path:.*}").get(console::asset).done())
         .service(resource("/").get(features::landing).done())
         .service(resource("/conformance").get(features::conformance).done())
         .service(resource("/collections").get(features::collections).done())
@@ -123,6 +135,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .post(feasibility::feasibility)
                 .done(),
         )
+        .service(resource("/feasibility/batch").post(batch::batch).done())
         .service(resource("/inventory/import").post(inventory::import).done())
         .service(resource("/boxes").get(inventory::boxes_in_bbox).done())
         .service(resource("/demand").get(demand::demand).done())
@@ -139,6 +152,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .done(),
         )
         .service(resource("/boxes/{id}").get(inventory::get_box).done())
+        .service(resource("/map/boxes").get(inventory::map_boxes).done())
+        .service(resource("/me").get(me::me).done())
         .service(
             resource("/reservations")
                 .post(reservations::create)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
 use super::{
-    check, demand, feasibility, features, health, integrations, interests, inventory, plans,
-    reservations, settings, webhooks,
+    batch, check, demand, feasibility, features, health, integrations, interests, inventory, me,
+    plans, reservations, settings, webhooks,
 };
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         feasibility::feasibility,
+        batch::batch,
         check::check,
         check::preflight,
         reservations::create,
@@ -32,6 +33,8 @@ use utoipa::{Modify, OpenApi};
         interests::list,
         interests::get,
         interests::delete,
+        inventory::map_boxes,
+        me::me,
         features::landing,
         features::conformance,
         features::collections,

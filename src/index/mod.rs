@@ -7,7 +7,7 @@ mod arena;
 mod project;
 mod tree;
 
-pub use project::{Candidate, ProjectBuilder, ProjectIndex};
+pub use project::{Candidate, MapBox, ProjectBuilder, ProjectIndex};
 
 use crate::domain::Coord;
 use crate::domain::check::Coverage;
@@ -35,6 +35,18 @@ pub struct Query<'a> {
 pub struct Answer {
     pub reason: Option<Reason>,
     pub candidates: Vec<Candidate>,
+}
+
+/// The projects as they were at one moment: every query on it sees that state (free
+/// ports excepted, which holds change in place).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot(Arc<Projects>);
+
+impl Snapshot {
+    /// Runs the feasibility rule over every project the scope allows.
+    pub fn query(&self, q: &Query<'_>) -> Answer {
+        query(&self.0, q)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +113,22 @@ impl Index {
             .sum()
     }
 
+    /// Hands `f` the boxes in `bbox` of every project the scope allows (see
+    /// [`ProjectIndex::each_in_bbox`]), until it returns false.
+    pub fn each_in_bbox(
+        &self,
+        bbox: [f64; 4],
+        scope: &ProjectScope,
+        f: &mut dyn FnMut(MapBox<'_>) -> bool,
+    ) {
+        let projects = self.projects.load();
+        for p in projects.values().filter(|p| scope.allows(p.project())) {
+            if !p.each_in_bbox(bbox, f) {
+                return;
+            }
+        }
+    }
+
     /// The feasibility rule for one box the scope allows: the candidate, or the reason it is
     /// not one (an unknown or invisible box is `no_coverage`).
     pub fn evaluate(&self, box_id: &str, q: &Query<'_>) -> Result<Candidate, Reason> {
@@ -125,29 +153,37 @@ impl Index {
         coverage
     }
 
+    /// The projects as they are now, for a request that asks many questions.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot(self.projects.load_full())
+    }
+
     /// Runs the feasibility rule over every project the scope allows.
     pub fn query(&self, q: &Query<'_>) -> Answer {
-        let projects = self.projects.load();
-        let mut furthest = None;
-        let mut candidates: Vec<Candidate> = Vec::new();
-        for p in projects.values().filter(|p| q.scope.allows(p.project())) {
-            let hits = p.query(q.at, q.radius_m, q.tags, q.limit);
-            furthest = furthest.max(hits.furthest);
-            if candidates.is_empty() {
-                candidates = hits.candidates;
-            } else {
-                candidates.extend(hits.candidates);
-            }
+        query(&self.projects.load(), q)
+    }
+}
+
+fn query(projects: &Projects, q: &Query<'_>) -> Answer {
+    let mut furthest = None;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for p in projects.values().filter(|p| q.scope.allows(p.project())) {
+        let hits = p.query(q.at, q.radius_m, q.tags, q.limit);
+        furthest = furthest.max(hits.furthest);
+        if candidates.is_empty() {
+            candidates = hits.candidates;
+        } else {
+            candidates.extend(hits.candidates);
         }
-        candidates.sort_by(|a, b| {
-            a.distance_m
-                .total_cmp(&b.distance_m)
-                .then_with(|| a.box_id().cmp(b.box_id()))
-        });
-        candidates.truncate(q.limit);
-        Answer {
-            reason: Reason::from_furthest(furthest),
-            candidates,
-        }
+    }
+    candidates.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then_with(|| a.box_id().cmp(b.box_id()))
+    });
+    candidates.truncate(q.limit);
+    Answer {
+        reason: Reason::from_furthest(furthest),
+        candidates,
     }
 }

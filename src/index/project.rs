@@ -113,6 +113,17 @@ impl std::fmt::Debug for Candidate {
     }
 }
 
+/// A box as a map draws it.
+#[derive(Debug, Clone, Copy)]
+pub struct MapBox<'a> {
+    pub id: &'a str,
+    pub lat: f64,
+    pub lon: f64,
+    pub status: BoxStatus,
+    /// Free ports of its attendance splitters.
+    pub free_ports: u32,
+}
+
 /// What one project contributes to a query.
 #[derive(Debug, Default)]
 pub struct ProjectHits {
@@ -438,6 +449,40 @@ impl ProjectIndex {
             return Stage::InPlanRegion;
         }
         Stage::Candidate
+    }
+
+    /// Hands `f` the boxes whose position lies in `bbox` (`[min_lon, min_lat, max_lon,
+    /// max_lat]`; `min_lon > max_lon` crosses the antimeridian), in no particular order,
+    /// until it returns false; returns false when it stopped early. A scan: a map's window
+    /// holds a large share of a project's boxes, and it is a few milliseconds a million.
+    pub fn each_in_bbox(&self, bbox: [f64; 4], f: &mut dyn FnMut(MapBox<'_>) -> bool) -> bool {
+        let [min_lon, min_lat, max_lon, max_lat] = bbox;
+        for b in &self.boxes {
+            let (lat, lon) = (b.coord.lat(), b.coord.lon());
+            let lon_in = if min_lon <= max_lon {
+                (min_lon..=max_lon).contains(&lon)
+            } else {
+                lon >= min_lon || lon <= max_lon
+            };
+            if !lon_in || !(min_lat..=max_lat).contains(&lat) {
+                continue;
+            }
+            let free_ports = self
+                .box_splitters(b)
+                .map(|s| s.free.load(Ordering::Acquire))
+                .sum();
+            let point = MapBox {
+                id: self.strings.get(b.id),
+                lat,
+                lon,
+                status: b.status,
+                free_ports,
+            };
+            if !f(point) {
+                return false;
+            }
+        }
+        true
     }
 
     fn box_splitters(&self, b: &BoxEntry) -> impl Iterator<Item = &SplitterEntry> {

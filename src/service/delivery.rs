@@ -26,9 +26,15 @@ pub struct DeliveryConfig {
 const ROUND: usize = 200;
 /// Attempts in flight at once.
 const IN_FLIGHT: usize = 16;
-/// Between rounds when nothing was waiting: the first attempt comes well within the
-/// contract's 5 s of the commit.
+/// Longest wait between rounds when nothing was waiting (a commit here wakes the worker
+/// sooner): retries and other replicas' events are found within it.
 const IDLE: Duration = Duration::from_millis(250);
+/// After a wake-up, how long the round waits for the commits right behind the first: after
+/// a quiet spell, and while events keep coming.
+const GATHER: Duration = Duration::from_millis(5);
+const GATHER_STREAM: Duration = Duration::from_millis(50);
+/// How often the pending-deliveries gauge is read.
+const GAUGE: Duration = Duration::from_secs(1);
 /// How often failing webhooks are looked at for disabling (the contract: within 15 s).
 const DISABLE_CHECK: Duration = Duration::from_secs(5);
 
@@ -86,28 +92,21 @@ fn now_us() -> i64 {
 impl App {
     /// Fans out and delivers until the process stops.
     pub async fn deliver_forever(&self, config: DeliveryConfig) {
-        let client = match reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(std::sync::Arc::new(ExternalOnly {
-                allow_private: config.allow_private,
-            }))
-            .user_agent("ftth-feasibility-webhooks")
-            .build()
-        {
-            Ok(c) => c,
+        let sender = match Sender::start(&config) {
+            Ok(sender) => sender,
             Err(e) => {
-                tracing::error!(error = %e, "cannot build the webhook client: no deliveries");
+                tracing::error!(error = %e, "cannot start the webhook sender: no deliveries");
                 return;
             }
         };
         let mut last_disable_check = Instant::now();
+        let mut last_gauge = Instant::now();
         loop {
-            let busy = match self.deliver_round(&client, &config).await {
-                Ok(busy) => busy,
+            let (busy, worked) = match self.deliver_round(&sender, &config).await {
+                Ok((events, due)) => (events == ROUND || due == ROUND, events + due > 0),
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook delivery round failed; retrying");
-                    false
+                    (false, false)
                 }
             };
             if last_disable_check.elapsed() >= DISABLE_CHECK {
@@ -116,106 +115,66 @@ impl App {
                     tracing::warn!(error = %e, "cannot check failing webhooks; retrying");
                 }
             }
+            if last_gauge.elapsed() >= GAUGE {
+                last_gauge = Instant::now();
+                match self.store.pending_deliveries().await {
+                    Ok(n) => crate::metrics::deliveries_pending(n),
+                    Err(e) => tracing::debug!(error = %e, "cannot count pending deliveries"),
+                }
+            }
             if !busy {
-                tokio::time::sleep(IDLE).await;
+                // Woken by a commit here; the timeout finds retries falling due and other
+                // replicas' events.
+                let _ = tokio::time::timeout(IDLE, self.store.committed().notified()).await;
+                // A moment for the commits right behind it, so that a round takes a batch:
+                // longer while events keep coming, so that the rounds' transactions stay
+                // few beside the holds' (SQLite has one writer).
+                tokio::time::sleep(if worked { GATHER_STREAM } else { GATHER }).await;
             }
         }
     }
 
-    /// One round: fan out what is in the outbox, attempt what is due. True when there may
-    /// be more waiting.
+    /// One round: fan out what is in the outbox and lease it with the retries due (one
+    /// transaction), attempt them, record the attempts (another). Answers how many events
+    /// it fanned out and deliveries it attempted ([`ROUND`]: there may be more waiting).
     async fn deliver_round(
         &self,
-        client: &reqwest::Client,
+        sender: &Sender,
         config: &DeliveryConfig,
-    ) -> Result<bool, StoreError> {
-        let events = self.store.outbox(ROUND).await?;
+    ) -> Result<(usize, usize), StoreError> {
         let webhooks = self.store.webhooks_for_delivery().await?;
-        if !events.is_empty() {
-            let now = now_us();
-            let integrations: HashMap<String, Integration> = self
+        let integrations: HashMap<String, Integration> = match webhooks.is_empty() {
+            // With no webhook the events are only marked fanned out.
+            true => HashMap::new(),
+            false => self
                 .store
                 .integrations()
                 .await?
                 .into_iter()
                 .filter(|i| !i.deleted)
                 .filter_map(|i| Some((i.id, serde_json::from_str(&i.doc).ok()?)))
-                .collect();
-            let targets: Vec<Target> = webhooks
-                .iter()
-                .map(|w| Target::new(w, &integrations))
-                .collect();
-            let fanned: Vec<(String, String, Vec<String>)> = events
-                .iter()
-                .map(|e| {
-                    let to = targets
-                        .iter()
-                        .filter(|t| tells(t, e))
-                        .map(|t| t.id.clone())
-                        .collect();
-                    (e.id.clone(), e.kind.clone(), to)
-                })
-                .collect();
-            self.store.fan_out(&fanned, now).await?;
-        }
+                .collect(),
+        };
+        let targets: Vec<Target> = webhooks
+            .iter()
+            .map(|w| Target::new(w, &integrations))
+            .collect();
         let now = now_us();
         let lease = now + (config.timeout + Duration::from_secs(5)).as_micros() as i64;
-        let due = self.store.lease_due(ROUND, now, lease).await?;
-        let by_id: HashMap<&str, &WebhookTarget> =
-            webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
-        // A few at a time: a partner's endpoint is not to be flooded with connections.
-        let mut pending = Vec::with_capacity(due.len());
-        for d in &due {
-            if let Some(w) = by_id.get(d.webhook_id.as_str()) {
-                pending.push(self.attempt(client, config, d, w));
-            }
-        }
-        let attempts: Vec<(String, String, Attempt)> = futures_util::stream::iter(pending)
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
+        let (due, events) = self
+            .store
+            .take_round(ROUND, now, lease, |event| {
+                targets
+                    .iter()
+                    .filter(|t| tells(t, event))
+                    .map(|t| t.id.clone())
+                    .collect()
+            })
+            .await?;
+        let taken = due.len();
+        let attempts = sender.attempt_all(config, webhooks, due).await;
         self.store.record_attempts(&attempts).await?;
-        crate::metrics::deliveries_pending(self.store.pending_deliveries().await?);
-        Ok(events.len() == ROUND || due.len() == ROUND)
-    }
-
-    /// One attempt of a delivery, and how it ended (recorded with the round's others).
-    async fn attempt(
-        &self,
-        client: &reqwest::Client,
-        config: &DeliveryConfig,
-        d: &DueDelivery,
-        webhook: &WebhookTarget,
-    ) -> (String, String, Attempt) {
-        let (status_code, error) = send(client, config, d, webhook).await;
-        let at = now_us();
-        let delivered = error.is_none();
-        let attempts = d.attempts as usize + 1;
-        let next_attempt_at = match delivered {
-            true => None,
-            false => next_attempt(attempts - d.retry_base as usize, &config.retry_delays, at),
-        };
-        let result = match (delivered, next_attempt_at) {
-            (true, _) => "delivered",
-            (false, Some(_)) => "retry",
-            (false, None) => "failed",
-        };
-        crate::metrics::delivery(result, delivered.then(|| (at - d.event_at) as f64 / 1e6));
-        if !delivered {
-            // The URL is the partner's, not personal data; the error says what failed.
-            tracing::info!(webhook = d.webhook_id, event = d.event_id, attempts, error = ?error, "webhook attempt failed");
-        }
-        (
-            d.webhook_id.clone(),
-            d.event_id.clone(),
-            Attempt {
-                at,
-                delivered,
-                status_code,
-                error,
-                next_attempt_at,
-            },
-        )
+        Ok((events, taken))
     }
 
     async fn disable_failing(&self, config: &DeliveryConfig) -> Result<(), StoreError> {
@@ -302,6 +261,140 @@ impl App {
     }
 }
 
+/// Makes the attempts on a thread of its own at the lowest scheduling priority: under a
+/// full CPU the requests and the holds go first and the deliveries take what is left. (The
+/// store's work stays on the service's runtime, and its connections with it.)
+struct Sender {
+    runtime: tokio::runtime::Handle,
+    client: reqwest::Client,
+    /// Dropped with the worker, which ends the thread.
+    _alive: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Sender {
+    fn start(config: &DeliveryConfig) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(ExternalOnly {
+                allow_private: config.allow_private,
+            }))
+            .user_agent("ftth-feasibility-webhooks")
+            .build()
+            .map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let handle = runtime.handle().clone();
+        let (alive, ended) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("webhook-sender".into())
+            .spawn(move || {
+                use thread_priority::{ThreadPriority, set_current_thread_priority};
+                if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+                    tracing::warn!(error = ?e, "the webhook sender keeps the normal priority");
+                }
+                runtime.block_on(async move {
+                    let _ = ended.await;
+                });
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            runtime: handle,
+            client,
+            _alive: alive,
+        })
+    }
+
+    /// Attempts the round's deliveries, a few at a time (a partner's endpoint is not to be
+    /// flooded with connections), each webhook's URL checked once for the round.
+    async fn attempt_all(
+        &self,
+        config: &DeliveryConfig,
+        webhooks: Vec<WebhookTarget>,
+        due: Vec<DueDelivery>,
+    ) -> Vec<(String, String, Attempt)> {
+        let (client, config) = (self.client.clone(), config.clone());
+        let work = async move {
+            let mut refused: HashMap<&str, Option<&'static str>> = HashMap::new();
+            for w in webhooks
+                .iter()
+                .filter(|w| due.iter().any(|d| d.webhook_id == w.id))
+            {
+                let check =
+                    super::webhooks::check_url(&w.url, config.allow_http, config.allow_private);
+                refused.insert(w.id.as_str(), check.await.err());
+            }
+            let by_id: HashMap<&str, &WebhookTarget> =
+                webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
+            let (client, config) = (&client, &config);
+            let pending: Vec<_> = due
+                .into_iter()
+                .filter_map(|d| {
+                    let w = (*by_id.get(d.webhook_id.as_str())?).clone();
+                    let url_refused = refused[w.id.as_str()];
+                    Some(async move { attempt(client, config, &d, &w, url_refused).await })
+                })
+                .collect();
+            futures_util::stream::iter(pending)
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await
+        };
+        match self.runtime.spawn(work).await {
+            Ok(attempts) => attempts,
+            Err(e) => {
+                // Not recorded: the leases run out and the deliveries are tried again.
+                tracing::warn!(error = %e, "webhook attempts did not finish");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// One attempt of a delivery, and how it ended (recorded with the round's others).
+async fn attempt(
+    client: &reqwest::Client,
+    config: &DeliveryConfig,
+    d: &DueDelivery,
+    webhook: &WebhookTarget,
+    url_refused: Option<&'static str>,
+) -> (String, String, Attempt) {
+    let (status_code, error) = match url_refused {
+        Some(m) => (None, Some(format!("the URL is refused: {m}"))),
+        None => send(client, d, webhook).await,
+    };
+    let at = now_us();
+    let delivered = error.is_none();
+    let attempts = d.attempts as usize + 1;
+    let next_attempt_at = match delivered {
+        true => None,
+        false => next_attempt(attempts - d.retry_base as usize, &config.retry_delays, at),
+    };
+    let result = match (delivered, next_attempt_at) {
+        (true, _) => "delivered",
+        (false, Some(_)) => "retry",
+        (false, None) => "failed",
+    };
+    crate::metrics::delivery(result, delivered.then(|| (at - d.event_at) as f64 / 1e6));
+    if !delivered {
+        // The URL is the partner's, not personal data; the error says what failed.
+        tracing::info!(webhook = d.webhook_id, event = d.event_id, attempts, error = ?error, "webhook attempt failed");
+    }
+    (
+        d.webhook_id.clone(),
+        d.event_id.clone(),
+        Attempt {
+            at,
+            delivered,
+            status_code,
+            error,
+            next_attempt_at,
+        },
+    )
+}
+
 /// Resolves names for the webhook client and refuses internal addresses at connection
 /// time: the URL's check before the attempt cannot see a name that resolves differently a
 /// moment later (DNS rebinding).
@@ -331,15 +424,9 @@ impl reqwest::dns::Resolve for ExternalOnly {
 /// One POST of the delivery: the answer's status, and what went wrong (none for a 2xx).
 async fn send(
     client: &reqwest::Client,
-    config: &DeliveryConfig,
     d: &DueDelivery,
     webhook: &WebhookTarget,
 ) -> (Option<u16>, Option<String>) {
-    if let Err(m) =
-        super::webhooks::check_url(&webhook.url, config.allow_http, config.allow_private).await
-    {
-        return (None, Some(format!("the URL is refused: {m}")));
-    }
     let timestamp = chrono::Utc::now().timestamp();
     let secrets: Vec<&str> = webhook.secrets.iter().map(String::as_str).collect();
     let signature = signature_header(&secrets, &d.event_id, timestamp, d.body.as_bytes());

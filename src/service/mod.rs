@@ -3,12 +3,12 @@
 //! step with the store after a write.
 
 use crate::auth::TokenKeys;
-use crate::domain::feasibility::{FeasibilityRequest, ProjectScope, tags_in_force};
+use crate::domain::feasibility::{FeasibilityRequest, ProjectScope};
 use crate::domain::import::{ImportBatch, ImportMode};
 use crate::domain::network::Plan;
 use crate::domain::settings::{Settings, SettingsPatch};
 use crate::domain::validation::Invalid;
-use crate::index::{Answer, Index, Query};
+use crate::index::{Answer, Index};
 use crate::store::{ImportOutcome, Store, StoreError};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -16,10 +16,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub mod alerts;
+pub mod answer;
+pub mod batch;
 mod check;
 pub mod credentials;
 pub mod delivery;
 pub mod demand;
+mod feasibility;
 mod features;
 mod hold_queue;
 pub mod integrations;
@@ -30,9 +33,10 @@ mod refresh;
 mod reservations;
 mod sync;
 pub mod webhooks;
+pub use feasibility::{Rule, View};
 pub use features::region_item_id;
 pub use interests::InterestError;
-pub use reads::NotReady;
+pub use reads::{MapBoxes, NotReady};
 pub use reservations::{IdempotentRequest, ReserveError, Reserved};
 
 /// Why a feasibility question cannot be answered.
@@ -75,7 +79,7 @@ pub struct App {
     /// Keys used since the last flush, with the minute of their last use (µs).
     key_uses: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Demand counts not yet flushed to the store.
-    demand: demand::DemandCounter,
+    demand: Arc<demand::DemandCounter>,
     /// What wakes the re-check of waiting interests.
     interests: interests::Interests,
 }
@@ -108,7 +112,7 @@ impl App {
             credentials: ArcSwap::default(),
             rate_limits: rate_limits::RateLimits::default(),
             key_uses: std::sync::Mutex::default(),
-            demand: demand::DemandCounter::default(),
+            demand: Arc::default(),
             interests: interests::Interests::default(),
         };
         app.reload_credentials().await?;
@@ -166,33 +170,21 @@ impl App {
         scope: &ProjectScope,
     ) -> Result<FeasibilityOutcome, FeasibilityError> {
         let params = req.parse(&self.settings())?;
-        let plans = self.plans.load();
-        let plan_tags = match &params.plan_id {
-            Some(id) => {
-                &plans
-                    .get(id)
-                    .ok_or_else(|| FeasibilityError::UnknownPlan(id.clone()))?
-                    .tags
-            }
-            None => &Vec::new(),
-        };
-        let tags = tags_in_force(plan_tags, &params.tags);
-        let scope = scope.narrow(params.projects.as_deref());
-        let answer = self.index.query(&Query {
-            at: params.at,
-            radius_m: params.radius_m,
-            tags: &tags,
-            scope: &scope,
-            limit: params.limit,
-        });
+        let view = self.view();
+        let rule = view.rule(&params.options, scope)?;
+        let answer = view.answer(&rule, params.at);
         Ok(FeasibilityOutcome {
-            radius_m: params.radius_m,
-            tags,
+            radius_m: rule.radius_m,
+            tags: rule.tags,
             answer,
         })
         .inspect(|o| {
             crate::metrics::feasibility_answer(o.answer.reason);
-            self.count_demand(params.at, params.plan_id.as_deref(), o.answer.reason);
+            self.count_demand(
+                params.at,
+                params.options.plan_id.as_deref(),
+                o.answer.reason,
+            );
         })
     }
 

@@ -6,6 +6,19 @@ use crate::domain::feasibility::ProjectScope;
 use crate::domain::reservation::{Reservation, looks_like_code};
 use crate::store::{BoxDetail, BoxSummary, ReservationFilter, StoreError};
 
+/// Boxes for a map, as parallel lists: the `i`-th box is `ids[i]` at (`lon[i]`, `lat[i]`).
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct MapBoxes {
+    pub ids: Vec<String>,
+    pub lon: Vec<f64>,
+    pub lat: Vec<f64>,
+    pub status: Vec<crate::domain::network::BoxStatus>,
+    /// Free ports of the box's attendance splitters.
+    pub free_ports: Vec<u32>,
+    /// Whether `limit` cut the list (more boxes are in the window).
+    pub truncated: bool,
+}
+
 /// Why the service is not ready to take traffic.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
@@ -56,6 +69,25 @@ impl App {
         limit: usize,
     ) -> Result<Vec<BoxSummary>, StoreError> {
         self.store.boxes_in_bbox(bbox, scope, limit).await
+    }
+
+    /// The boxes of a map's window from the index, at most `limit`, as columns (a hundred
+    /// thousand boxes are a few megabytes of JSON this way, and one request).
+    pub fn map_boxes(&self, bbox: [f64; 4], scope: &ProjectScope, limit: usize) -> MapBoxes {
+        let mut out = MapBoxes::default();
+        self.index.each_in_bbox(bbox, scope, &mut |b| {
+            if out.ids.len() == limit {
+                out.truncated = true;
+                return false;
+            }
+            out.ids.push(b.id.to_owned());
+            out.lon.push(b.lon);
+            out.lat.push(b.lat);
+            out.status.push(b.status);
+            out.free_ports.push(b.free_ports);
+            true
+        });
+        out
     }
 
     /// Ready to take traffic: not stopping, the index loaded, the database answering.

@@ -1,10 +1,9 @@
 //! Placing and moving reservations, keeping the index's free ports in step with the store.
 
 use super::App;
-use crate::domain::feasibility::{ProjectScope, Reason, tags_in_force};
+use crate::domain::feasibility::{ProjectScope, Reason};
 use crate::domain::reservation::{Location, Reservation, ReservationRequest, Transition};
 use crate::domain::validation::Invalid;
-use crate::index::Query;
 use crate::store::{HoldOutcome, NewHold, SplitterRef, StoreError, TransitionError};
 
 /// How long an `Idempotency-Key` is kept (the contract asks for at least a day).
@@ -98,23 +97,13 @@ impl App {
         {
             return self.replayed(answer).await;
         }
-        let plan_tags = match &params.plan_id {
-            Some(id) => {
-                self.plan(id)
-                    .ok_or_else(|| ReserveError::UnknownPlan(id.clone()))?
-                    .tags
-            }
-            None => Vec::new(),
-        };
-        let tags = tags_in_force(&plan_tags, &params.tags);
-        let scope = scope.narrow(params.projects.as_deref());
-        let query = Query {
-            at: params.at,
-            radius_m: params.radius_m,
-            tags: &tags,
-            scope: &scope,
-            limit: CANDIDATES_TRIED,
-        };
+        let view = self.view();
+        let rule = view.rule(&params.options, scope).map_err(|e| match e {
+            super::FeasibilityError::UnknownPlan(id) => ReserveError::UnknownPlan(id),
+            super::FeasibilityError::Invalid(invalid) => ReserveError::Invalid(invalid),
+        })?;
+        let tags = &rule.tags;
+        let query = view.query(&rule, params.at, CANDIDATES_TRIED);
         let candidates = match &holder.box_id {
             Some(box_id) => vec![
                 self.index
@@ -134,7 +123,7 @@ impl App {
                 project: c.project().to_owned(),
                 box_id: c.box_id().to_owned(),
                 distance_m: c.distance_m,
-                plan_id: params.plan_id.clone(),
+                plan_id: params.options.plan_id.clone(),
                 tags: tags.clone(),
                 location: Location {
                     lat: params.at.lat(),

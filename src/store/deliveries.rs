@@ -54,132 +54,139 @@ pub struct Attempt {
     pub next_attempt_at: Option<i64>,
 }
 
+/// Deliveries a statement writes at most (8 parameters each, well under both engines'
+/// limits).
+const PER_STATEMENT: usize = 500;
+
 impl Store {
-    /// Events committed and not yet fanned out, oldest first.
-    pub async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        Ok(on_pool!(self, read, |p| {
-            sqlx::query(
-                "SELECT id, type, project, created_by FROM events WHERE NOT fanned_out \
-                 ORDER BY seq LIMIT $1",
-            )
-            .bind(limit as i64)
-            .fetch_all(p)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(OutboxEvent {
+    /// One round's work, in one write transaction: the events not yet fanned out (up to
+    /// `limit`, oldest first) get a delivery for each webhook `route` names, leased to this
+    /// replica until `lease_until` (µs), and are marked fanned out; then the retries due
+    /// fill the round. Answers the deliveries leased, and how many events were fanned out. One replica at a time attempts a
+    /// delivery: on PostgreSQL, events and rows another replica holds are skipped, not
+    /// waited for, and a delivery another replica already wrote is not taken.
+    pub async fn take_round(
+        &self,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+        route: impl Fn(&OutboxEvent) -> Vec<String> + Send + Sync,
+    ) -> Result<(Vec<DueDelivery>, usize), StoreError> {
+        let (skip_events, skip_deliveries) = match self {
+            Store::Postgres { .. } => (" FOR UPDATE SKIP LOCKED", " FOR UPDATE OF d SKIP LOCKED"),
+            Store::Sqlite { .. } => ("", ""),
+        };
+        let outbox = format!(
+            "SELECT id, type, project, created_by, body, created_at FROM events \
+             WHERE NOT fanned_out ORDER BY seq LIMIT $1{skip_events}"
+        );
+        let retries = format!(
+            "SELECT d.webhook_id, d.event_id, d.attempts, d.retry_base, e.body, e.created_at \
+             FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                AND (d.leased_until IS NULL OR d.leased_until < $1) AND w.enabled \
+             ORDER BY d.next_attempt_at LIMIT $2{skip_deliveries}"
+        );
+        on_pool!(self, write, |p| {
+            let mut tx = p.begin_unsynced().await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(outbox))
+                .bind(limit as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut bodies: std::collections::HashMap<String, (String, i64)> = Default::default();
+            let mut fresh: Vec<(String, String, String)> = Vec::new();
+            let mut fanned: Vec<String> = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let event = OutboxEvent {
                     id: r.try_get(0)?,
                     kind: r.try_get(1)?,
                     project: r.try_get(2)?,
                     created_by: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-        })?)
-    }
-
-    /// Writes the deliveries of these events (to the webhooks given for each) and marks
-    /// them fanned out, in one transaction.
-    pub async fn fan_out(
-        &self,
-        events: &[(String, String, Vec<String>)],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        on_pool!(self, write, |p| {
-            let mut tx = p.begin_write().await?;
-            for (event_id, kind, webhooks) in events {
-                for webhook_id in webhooks {
-                    sqlx::query(
-                        "INSERT INTO deliveries (webhook_id, event_id, type, status, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(webhook_id.clone())
-                    .bind(event_id.clone())
-                    .bind(kind.clone())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                };
+                let to = route(&event);
+                if !to.is_empty() {
+                    bodies.insert(event.id.clone(), (r.try_get(4)?, r.try_get(5)?));
+                }
+                for webhook_id in to {
+                    fresh.push((webhook_id, event.id.clone(), event.kind.clone()));
+                }
+                fanned.push(event.id);
+            }
+            let mut due = Vec::with_capacity(fresh.len());
+            for chunk in fresh.chunks(PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO deliveries (webhook_id, event_id, type, status, next_attempt_at, \
+                        created_at, leased_until) ",
+                );
+                qb.push_values(chunk, |mut b, (webhook_id, event_id, kind)| {
+                    b.push_bind(webhook_id.clone())
+                        .push_bind(event_id.clone())
+                        .push_bind(kind.clone())
+                        .push("'pending'")
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(lease_until);
+                });
+                // A delivery already written (an event fanned out again after a crash, or
+                // by another replica) is not taken: it is leased as a retry, when due.
+                qb.push(" ON CONFLICT DO NOTHING RETURNING webhook_id, event_id");
+                for r in qb.build().fetch_all(&mut *tx).await? {
+                    let event_id: String = r.try_get(1)?;
+                    let (body, event_at) = bodies[&event_id].clone();
+                    due.push(DueDelivery {
+                        webhook_id: r.try_get(0)?,
+                        event_id,
+                        attempts: 0,
+                        retry_base: 0,
+                        body,
+                        event_at,
+                    });
                 }
             }
-            // One statement for the round's marks (a write per event would compete with
-            // the holds for SQLite's one writer).
-            let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-            for chunk in ids.chunks(500) {
+            for chunk in fanned.chunks(PER_STATEMENT) {
                 super::in_list("UPDATE events SET fanned_out = TRUE WHERE id IN", chunk)
                     .build()
                     .execute(&mut *tx)
                     .await?;
             }
-            self.commit_write(tx, false).await?;
-            Ok(())
-        })
-    }
-
-    /// Leases up to `limit` due deliveries until `lease_until` (µs) for this replica: one
-    /// replica at a time attempts a delivery (on PostgreSQL, rows another replica is
-    /// leasing are skipped, not waited for).
-    pub async fn lease_due(
-        &self,
-        limit: usize,
-        now: i64,
-        lease_until: i64,
-    ) -> Result<Vec<DueDelivery>, StoreError> {
-        let skip_locked = match self {
-            Store::Postgres { .. } => " FOR UPDATE OF d SKIP LOCKED",
-            Store::Sqlite { .. } => "",
-        };
-        let sql = format!(
-            "SELECT d.webhook_id, d.event_id, d.attempts, d.retry_base, e.body, e.created_at \
-             FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-                AND (d.leased_until IS NULL OR d.leased_until < $1) AND w.enabled \
-             ORDER BY d.next_attempt_at LIMIT $2{skip_locked}"
-        );
-        on_pool!(self, write, |p| {
-            let mut tx = p.begin_write().await?;
-            let due = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(limit as i64)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(DueDelivery {
-                        webhook_id: r.try_get(0)?,
-                        event_id: r.try_get(1)?,
-                        attempts: r.try_get(2)?,
-                        retry_base: r.try_get(3)?,
-                        body: r.try_get(4)?,
-                        event_at: r.try_get(5)?,
+            if due.len() < limit {
+                let retried = sqlx::query(sqlx::AssertSqlSafe(retries))
+                    .bind(now)
+                    .bind((limit - due.len()) as i64)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(DueDelivery {
+                            webhook_id: r.try_get(0)?,
+                            event_id: r.try_get(1)?,
+                            attempts: r.try_get(2)?,
+                            retry_base: r.try_get(3)?,
+                            body: r.try_get(4)?,
+                            event_at: r.try_get(5)?,
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            let mut by_webhook: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-            for d in &due {
-                by_webhook
-                    .entry(d.webhook_id.as_str())
-                    .or_default()
-                    .push(d.event_id.clone());
-            }
-            for (webhook_id, events) in by_webhook {
-                let mut qb = sqlx::QueryBuilder::new("UPDATE deliveries SET leased_until = ");
-                qb.push_bind(lease_until)
-                    .push(" WHERE webhook_id = ")
-                    .push_bind(webhook_id.to_owned())
-                    .push(" AND event_id IN");
-                super::push_list(&mut qb, events);
-                qb.build().execute(&mut *tx).await?;
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                let pairs: Vec<(String, String)> = retried
+                    .iter()
+                    .map(|d| (d.webhook_id.clone(), d.event_id.clone()))
+                    .collect();
+                for chunk in pairs.chunks(PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::new("UPDATE deliveries SET leased_until = ");
+                    qb.push_bind(lease_until)
+                        .push(" WHERE (webhook_id, event_id) IN");
+                    super::push_pairs(&mut qb, chunk);
+                    qb.build().execute(&mut *tx).await?;
+                }
+                due.extend(retried);
             }
             self.commit_write(tx, false).await?;
-            Ok(due)
+            Ok((due, fanned.len()))
         })
     }
 
-    /// Records a round's attempts in one transaction, and on each webhook when it started
-    /// failing (cleared by a success).
+    /// Records a round's attempts in one transaction (one statement for the deliveries),
+    /// and on each webhook when it started failing (cleared by a success).
     pub async fn record_attempts(
         &self,
         attempts: &[(String, String, Attempt)],
@@ -188,29 +195,47 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, write, |p| {
-            let mut tx = p.begin_write().await?;
-            for (webhook_id, event_id, a) in attempts {
-                let status = match (a.delivered, a.next_attempt_at) {
-                    (true, _) => "delivered",
-                    (false, Some(_)) => "pending",
-                    (false, None) => "failed",
-                };
-                sqlx::query(
-                    "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_attempt_at = $2, \
-                        last_status_code = $3, last_error = $4, next_attempt_at = $5, leased_until = NULL, \
-                        delivered_at = $6 \
-                     WHERE webhook_id = $7 AND event_id = $8",
-                )
-                .bind(status)
-                .bind(a.at)
-                .bind(a.status_code.map(i64::from))
-                .bind(a.error.clone())
-                .bind(a.next_attempt_at)
-                .bind(a.delivered.then_some(a.at))
-                .bind(webhook_id.clone())
-                .bind(event_id.clone())
-                .execute(&mut *tx)
-                .await?;
+            let mut tx = p.begin_unsynced().await?;
+            for chunk in attempts.chunks(PER_STATEMENT) {
+                // The CASTs type the values' columns on PostgreSQL (SQLite takes them as
+                // they come).
+                let mut qb = sqlx::QueryBuilder::new(
+                    "WITH a (webhook_id, event_id, status, at, code, error, next_at, delivered_at) AS (",
+                );
+                let mut first = true;
+                for (webhook_id, event_id, a) in chunk {
+                    let status = match (a.delivered, a.next_attempt_at) {
+                        (true, _) => "delivered",
+                        (false, Some(_)) => "pending",
+                        (false, None) => "failed",
+                    };
+                    qb.push(if first { "VALUES (" } else { ", (" });
+                    first = false;
+                    qb.push("CAST(")
+                        .push_bind(webhook_id.clone())
+                        .push(" AS TEXT), CAST(")
+                        .push_bind(event_id.clone())
+                        .push(" AS TEXT), CAST(")
+                        .push_bind(status)
+                        .push(" AS TEXT), CAST(")
+                        .push_bind(a.at)
+                        .push(" AS BIGINT), CAST(")
+                        .push_bind(a.status_code.map(i64::from))
+                        .push(" AS BIGINT), CAST(")
+                        .push_bind(a.error.clone())
+                        .push(" AS TEXT), CAST(")
+                        .push_bind(a.next_attempt_at)
+                        .push(" AS BIGINT), CAST(")
+                        .push_bind(a.delivered.then_some(a.at))
+                        .push(" AS BIGINT))");
+                }
+                qb.push(
+                    ") UPDATE deliveries SET status = a.status, attempts = deliveries.attempts + 1, \
+                        last_attempt_at = a.at, last_status_code = a.code, last_error = a.error, \
+                        next_attempt_at = a.next_at, leased_until = NULL, delivered_at = a.delivered_at \
+                     FROM a WHERE deliveries.webhook_id = a.webhook_id AND deliveries.event_id = a.event_id",
+                );
+                qb.build().execute(&mut *tx).await?;
             }
             // Each webhook once: its latest attempt of the round says whether it is failing.
             let mut last: std::collections::BTreeMap<&str, &Attempt> = Default::default();

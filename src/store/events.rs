@@ -90,6 +90,30 @@ where
     .bind(e.created_at.timestamp_micros())
 }
 
+/// The insert of several events in one statement (a hold batch's, an import's moves).
+pub(crate) fn events_insert<DB: sqlx::Database>(events: &[NewEvent]) -> sqlx::QueryBuilder<DB>
+where
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new(
+        "INSERT INTO events (id, type, project, subject, created_by, body, created_at) ",
+    );
+    qb.push_values(events, |mut b, e| {
+        b.push_bind(e.id.clone())
+            .push_bind(e.kind.to_owned())
+            .push_bind(e.project.clone())
+            .push_bind(e.subject.clone())
+            .push_bind(e.created_by.clone())
+            .push_bind(e.body.clone())
+            .push_bind(e.created_at.timestamp_micros());
+    });
+    qb
+}
+
+/// Events a statement takes at most (7 parameters each, well under both engines' limits).
+pub(crate) const EVENTS_PER_INSERT: usize = 500;
+
 impl super::Store {
     /// Removes the customer and the address from the stored events about a reservation
     /// (run with the erasure of its own: nothing personal outlives it).

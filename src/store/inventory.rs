@@ -1,7 +1,7 @@
 //! Boxes, splitters and regions: imports, the index load, and read-outs.
 
 use super::changes::change_row;
-use super::events::{NewEvent, event_row};
+use super::events::{EVENTS_PER_INSERT, NewEvent, event_row, events_insert};
 use super::reservations::ReservationRow;
 use super::{
     BeginWrite, Store, StoreError, in_list, occupying, on_pool, push_project_scope, tags_from_text,
@@ -605,12 +605,12 @@ impl Store {
                     .into_iter()
                     .map(|row| row.into_reservation().map(|r| (r.id.clone(), r)))
                     .collect::<Result<_, _>>()?;
-                for (kind, id) in chunk {
-                    if let Some(r) = by_id.get(*id) {
-                        event_row(&NewEvent::reservation(kind, r, at))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                let events: Vec<NewEvent> = chunk
+                    .iter()
+                    .filter_map(|(kind, id)| Some(NewEvent::reservation(kind, by_id.get(*id)?, at)))
+                    .collect();
+                for part in events.chunks(EVENTS_PER_INSERT) {
+                    events_insert(part).build().execute(&mut *tx).await?;
                 }
             }
             let counts = json!({

@@ -63,6 +63,7 @@ pub enum Store {
         write: SqlitePool,
         read: SqlitePool,
         path: std::path::PathBuf,
+        committed: Committed,
     },
     /// `channel`: where this database's change notifications go (one per schema), each
     /// carrying `sender`, which tells this process's own notifications from the others'.
@@ -72,8 +73,13 @@ pub enum Store {
         channel: String,
         sender: String,
         notifier: postgres::Notifier,
+        committed: Committed,
     },
 }
+
+/// Wakes this process's delivery worker after a commit that recorded a change (the events
+/// of the outbox go with changes), so that it need not poll to deliver at once.
+pub type Committed = std::sync::Arc<tokio::sync::Notify>;
 
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone, Copy)]
@@ -157,10 +163,26 @@ impl Store {
     }
 
     /// Wakes the other replicas to read the change log (PostgreSQL; on SQLite there are
-    /// none). Called after a transaction that recorded a change has committed.
+    /// none) and this one's delivery worker. Called after a transaction that recorded a
+    /// change has committed.
     pub fn announce_changes(&self) {
-        if let Store::Postgres { notifier, .. } = self {
-            notifier.notify();
+        match self {
+            Store::Sqlite { committed, .. } => committed.notify_one(),
+            Store::Postgres {
+                notifier,
+                committed,
+                ..
+            } => {
+                notifier.notify();
+                committed.notify_one();
+            }
+        }
+    }
+
+    /// Notified after each commit that recorded a change, here.
+    pub fn committed(&self) -> &tokio::sync::Notify {
+        match self {
+            Store::Sqlite { committed, .. } | Store::Postgres { committed, .. } => committed,
         }
     }
 
@@ -197,6 +219,10 @@ pub(crate) trait BeginWrite {
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+    /// One whose commit does not wait for the disk (bookkeeping a crash may take back).
+    fn begin_unsynced(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
 }
 
 impl BeginWrite for SqlitePool {
@@ -206,6 +232,12 @@ impl BeginWrite for SqlitePool {
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
         sqlite::begin_write(self)
     }
+
+    fn begin_unsynced(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        sqlite::begin_unsynced(self)
+    }
 }
 
 impl BeginWrite for PgPool {
@@ -214,6 +246,12 @@ impl BeginWrite for PgPool {
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
         postgres::begin_write(self)
+    }
+
+    fn begin_unsynced(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        postgres::begin_unsynced(self)
     }
 }
 

@@ -28,6 +28,7 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         pool,
         channel,
         sender,
+        committed: Default::default(),
     })
 }
 
@@ -79,6 +80,16 @@ pub async fn begin_write(
     pool: &sqlx::PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
     Ok(pool.begin().await?)
+}
+
+/// A write transaction whose commit does not wait for the WAL's flush (see
+/// `sqlite::begin_unsynced`).
+pub async fn begin_unsynced(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    Ok(pool
+        .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        .await?)
 }
 
 /// The advisory lock that orders hold writers (shared) and imports (exclusive) of one

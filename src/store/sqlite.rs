@@ -29,13 +29,34 @@ pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreErro
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.read_only(true))
         .await?;
-    Ok(Store::Sqlite { write, read, path })
+    Ok(Store::Sqlite {
+        write,
+        read,
+        path,
+        committed: Default::default(),
+    })
 }
 
 /// Starts a write transaction that takes the write lock at once, so it never fails half-way
-/// on a lock upgrade.
+/// on a lock upgrade, and whose commit reaches the disk before it returns. (The pragma is
+/// set on every transaction, in the same call as its `BEGIN`: the one connection may come
+/// from a [`begin_unsynced`] one.)
 pub async fn begin_write(
     pool: &sqlx::SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    Ok(pool
+        .begin_with("PRAGMA synchronous = FULL; BEGIN IMMEDIATE")
+        .await?)
+}
+
+/// A write transaction whose commit does not wait for the disk: for the delivery worker's
+/// bookkeeping, which a power loss may take back (the deliveries are then made again, as at
+/// least once allows) but which must not cost the holds a disk sync per round. The next
+/// durable commit syncs it with its own.
+pub async fn begin_unsynced(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    Ok(pool
+        .begin_with("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+        .await?)
 }

@@ -17,6 +17,12 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
     let feas = json!({"lat": C.0, "lon": C.1}).to_string();
     vec![
         ("POST", "/feasibility", Some(feas.clone()), "feasibility"),
+        (
+            "POST",
+            "/feasibility/batch",
+            Some(json!({"items": [{"lat": C.0, "lon": C.1}]}).to_string()),
+            "feasibility",
+        ),
         ("POST", "/check", Some(feas), "feasibility"),
         (
             "POST",
@@ -26,6 +32,12 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<String>, &'static str)
         ),
         ("GET", "/boxes/B-A", None, "feasibility"),
         ("GET", "/boxes?bbox=-47,-24,-46,-23", None, "feasibility"),
+        (
+            "GET",
+            "/map/boxes?bbox=-47,-24,-46,-23",
+            None,
+            "feasibility",
+        ),
         ("GET", "/plans", None, "feasibility"),
         ("GET", "/plans/fibra-600", None, "feasibility"),
         (
@@ -267,6 +279,7 @@ on_both_engines!(
 on_both_engines!(open_endpoints_need_no_token, |app: TestApp| async move {
     assert_eq!(app.send("GET", "/healthz", None, None).await.status, 200);
     assert_eq!(app.send("GET", "/readyz", None, None).await.status, 200);
+    assert_eq!(app.send("GET", "/console", None, None).await.status, 200);
 });
 
 on_both_engines!(

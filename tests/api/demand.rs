@@ -294,3 +294,34 @@ on_both_engines!(the_map_needs_demand_read, |app: TestApp| async move {
         .await
         .assert_problem(403, "insufficient_scope");
 });
+
+on_both_engines!(
+    batch_items_count_only_with_record_demand,
+    |app: TestApp| async move {
+        let app = app.with_fixture().await;
+        let admin = app.admin();
+        let items =
+            json!([{"ref": "a", "lat": C.0, "lon": C.1}, {"ref": "b", "lat": C.0, "lon": C.1}]);
+        let r = app
+            .post("/feasibility/batch", &admin, json!({"items": items}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        app.app.flush_demand().await.unwrap();
+        assert!(by_cell(&app.demand(&format!("bbox={SP}")).await).is_empty());
+        let r = app
+            .post(
+                "/feasibility/batch",
+                &admin,
+                json!({"items": items, "record_demand": true, "plan_id": "fibra-600"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        app.app.flush_demand().await.unwrap();
+        let map = by_cell(
+            &app.demand(&format!("bbox={SP}&resolution=9&plan_id=fibra-600"))
+                .await,
+        );
+        assert_eq!(map[&cell(C, 9)]["total"], 2, "{map:?}");
+        assert_eq!(map[&cell(C, 9)]["feasible"], 2);
+    }
+);

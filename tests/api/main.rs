@@ -27,7 +27,9 @@ macro_rules! on_both_engines {
 }
 
 mod auth;
+mod batch;
 mod check;
+mod console;
 mod demand;
 mod events;
 mod feasibility;

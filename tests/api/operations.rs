@@ -334,13 +334,14 @@ async fn a_database_outage_is_503_and_the_service_recovers() {
 }
 
 /// Every route the service has, as (method, path template).
-const ROUTES: [(&str, &str); 50] = [
+const ROUTES: [(&str, &str); 53] = [
     ("get", "/integrations/{id}/webhooks/{wid}/deliveries"),
     (
         "post",
         "/integrations/{id}/webhooks/{wid}/deliveries/{event_id}/retry",
     ),
     ("post", "/feasibility"),
+    ("post", "/feasibility/batch"),
     ("post", "/check"),
     ("options", "/check"),
     ("post", "/reservations"),
@@ -357,6 +358,8 @@ const ROUTES: [(&str, &str); 50] = [
     ("get", "/interest"),
     ("get", "/interest/{id}"),
     ("delete", "/interest/{id}"),
+    ("get", "/map/boxes"),
+    ("get", "/me"),
     ("get", "/plans"),
     ("get", "/plans/{id}"),
     ("put", "/plans/{id}"),

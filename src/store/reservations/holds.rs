@@ -1,7 +1,7 @@
 //! Placing holds: one write transaction per batch of a writer lane.
 
 use super::super::changes::change_row;
-use super::super::events::{NewEvent, event_row};
+use super::super::events::{NewEvent, events_insert};
 use super::idempotency::{IDEMPOTENCY_ANSWER, stored_answer};
 use super::*;
 use std::sync::atomic::AtomicBool;
@@ -451,6 +451,7 @@ where
         });
     }
     let mut held: Vec<String> = Vec::new();
+    let mut events = Vec::new();
     for (k, (i, r)) in created.into_iter().enumerate() {
         if lost.contains(&k) {
             // Taken back: its port is free again.
@@ -462,15 +463,17 @@ where
             }
         } else {
             held.push(r.splitter_id.clone());
-            event_row(&NewEvent::reservation(
+            events.push(NewEvent::reservation(
                 "reservation.created",
                 &r,
                 r.created_at,
-            ))
-            .execute(&mut *conn)
-            .await?;
+            ));
             outcomes[i] = Some(HoldOutcome::Created(Box::new(r)));
         }
+    }
+    // One statement for the batch's events (a batch's holds fit in one insert).
+    if !events.is_empty() {
+        events_insert(&events).build().execute(&mut *conn).await?;
     }
     // What these splitters have as of the commit, but for what other replicas (on
     // PostgreSQL) or cancellations commit meanwhile: their refreshes wait for this

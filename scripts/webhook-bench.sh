@@ -87,9 +87,12 @@ import json, random, sys
 work, token = sys.argv[1], sys.argv[2]
 feats = json.load(open(f"{work}/boxes.json"))["features"]
 random.seed(7)
-pts = [(f["geometry"]["coordinates"][1] + random.uniform(-3e-4, 3e-4),
-        f["geometry"]["coordinates"][0] + random.uniform(-3e-4, 3e-4)) for f in random.sample(feats, min(1000, len(feats)))]
-json.dump(pts, open(f"{work}/points.json", "w"))
+near = lambda f: (f["geometry"]["coordinates"][1] + random.uniform(-3e-4, 3e-4),
+                  f["geometry"]["coordinates"][0] + random.uniform(-3e-4, 3e-4))
+picked = random.sample(feats, min(4000, len(feats)))
+pts = [near(f) for f in picked[:1000]]
+# The steady phase's points are near other boxes: the wrk phases fill the first ones' ports.
+json.dump([near(f) for f in picked[1000:]] or pts, open(f"{work}/steady.json", "w"))
 table = ",".join(f"{{{lat:.7f},{lon:.7f}}}" for lat, lon in pts)
 open(f"{work}/reserve.lua", "w").write(f'''
 local pts = {{{table}}}
@@ -153,7 +156,7 @@ PY
   read -r drain delivered wanted < "$work/drain-$engine.txt"
   # A steady RATE events a second: reservations at that pace, each one event.
   : > "$work/got-$engine.txt"
-  python3 - "$port" "$token" "$work/points.json" "$RATE" "$DURATION" <<'PY'
+  python3 - "$port" "$token" "$work/steady.json" "$RATE" "$DURATION" <<'PY'
 # Reservations on a schedule (the i-th at start + i/RATE), over a few kept-alive
 # connections, so that the pace holds whatever a request's latency.
 import asyncio, json, sys, time

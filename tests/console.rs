@@ -3,8 +3,7 @@
 //! system chromedriver (signing in, the boxes drawn, a click checked, reservations confirmed,
 //! the Portuguese texts, no console error or warning). Screenshots go to
 //! `target/console-screenshots/`. `CONSOLE_BOXES` sets the grid's size (default 2,500;
-//! docs/PERFORMANCE.md measures 100,000); `CONSOLE_DEMAND=1` also switches the demand layer
-//! on (it needs `GET /demand`).
+//! docs/PERFORMANCE.md measures 100,000).
 
 mod common;
 
@@ -72,7 +71,10 @@ async fn the_console_works_in_a_real_browser() {
     let db = format!("sqlite://{}/console.db", dir.path().display());
     let log = dir.path().join("server.log");
     let port = free_port();
-    let _server = spawn_server_with(&db, port, SECRET, Some(&log), "warn", &[]);
+    // Demand reaches the store within a second: the demand layer then shows the cells of
+    // the test's own clicks.
+    let env = [("FEASIBILITY_DEMAND_FLUSH_S", "1")];
+    let _server = spawn_server_with(&db, port, SECRET, Some(&log), "warn", &env);
     let api = Api::new(port, SECRET);
     wait_ready(&api.client, &api.base).await;
     api.post("/inventory/import?project=sp-centro", grid(side))

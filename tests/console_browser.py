@@ -311,8 +311,8 @@ def feasibility_key():
 
 
 def demand():
-    """The demand layer, off until switched on; run with CONSOLE_DEMAND=1 where the service
-    has GET /demand (the contract's "Demand and interest")."""
+    """The demand layer, off until switched on, then the cells of the checks made by the
+    clicks before (counted, and flushed within a second)."""
     p = Page("en-US")
     try:
         p.sign_in(TOKEN, "Key or token", "Sign in")
@@ -320,6 +320,8 @@ def demand():
         assert p.js("return document.getElementById('map-status').dataset.demand") is None
         p.d.find_element(By.ID, "demand").click()
         p.wait.until(lambda d: p.js("return document.getElementById('map-status').dataset.demand") is not None)
+        cells = int(p.js("return document.getElementById('map-status').dataset.demand"))
+        assert cells > 0, "the clicks' checks are counted as demand and drawn"
         assert p.js("return window.ftthConsole.map.getLayoutProperty('demand-fill', 'visibility')") == "visible"
         p.shot("demand.png")
         p.quiet("the demand layer")
@@ -331,7 +333,6 @@ if __name__ == "__main__":
     signin_ms, click_ms = english()
     portuguese()
     feasibility_key()
-    if os.environ.get("CONSOLE_DEMAND") == "1":
-        demand()
+    demand()
     print(f"console: {BOXES} boxes, sign-in to boxes drawn {signin_ms:.0f} ms, click to candidates {click_ms:.1f} ms")
     sys.exit(0)
